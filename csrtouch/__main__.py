@@ -1,0 +1,6 @@
+"""``python -m csrtouch``."""
+
+from csrtouch.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Batches: walk the inputs, name the outputs, retouch each file, and return a result per file.
+
+Nothing here prints. Every file gets a ``Result``; a failure is recorded and the batch goes
+on, except for errors that would fail every following file too (disk full, read-only
+output), which stop it.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from csrtouch.errors import CsrtouchError, EncodeError, UsageError
+
+if TYPE_CHECKING:
+    from csrtouch.engine import Retoucher
+
+OK = "ok"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+#: OS errors after which no later file can be written either.
+_FATAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes."""
+
+    input: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one input."""
+
+    input: Path
+    output: Path | None
+    status: str
+    error: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "input": str(self.input),
+            "output": None if self.output is None else str(self.output),
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) -> tuple[list[Job], list[Result]]:
+    """Expand folders recursively and mirror them under ``out_dir``.
+
+    A folder's images keep their relative paths; a file named directly goes to
+    ``out_dir/<name>``. ``format`` changes the suffix of every output.
+
+    Returns:
+        The jobs, and failed results for inputs that cannot be planned (missing files,
+        two inputs that would write the same output).
+
+    Raises:
+        UsageError: the output folder is an input or inside an input folder.
+    """
+    from csrtouch.io import SUPPORTED_SUFFIXES, output_suffix
+
+    out_dir = Path(out_dir)
+    out_resolved = out_dir.resolve()
+    jobs: list[Job] = []
+    failed: list[Result] = []
+    claimed: dict[Path, Path] = {}
+
+    def add(src: Path, rel: Path) -> None:
+        dest = out_dir / rel
+        if format is not None:
+            dest = dest.with_suffix(output_suffix(format))
+        key = dest.resolve()
+        if key == src.resolve():
+            raise UsageError(f"output {dest} would overwrite its input")
+        if key in claimed:
+            failed.append(Result(src, None, FAILED, f"output {dest} is also the output of {claimed[key]}"))
+            return
+        claimed[key] = src
+        jobs.append(Job(src, dest))
+
+    for src in map(Path, inputs):
+        if src.is_dir():
+            root = src.resolve()
+            if out_resolved == root or root in out_resolved.parents:
+                raise UsageError(f"output folder {out_dir} is inside input folder {src}; choose a folder outside it")
+            for path in sorted(p for p in src.rglob("*") if p.is_file()):
+                if path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith("."):
+                    add(path, path.relative_to(src))
+        elif src.exists():
+            add(src, Path(src.name))
+        else:
+            failed.append(Result(src, None, FAILED, "no such file or directory"))
+    return jobs, failed
+
+
+def run_batch(
+    jobs: list[Job],
+    process: Callable[[Job], None],
+    *,
+    overwrite: bool = False,
+    on_result: Callable[[Result], None] | None = None,
+    reraise: bool = False,
+) -> list[Result]:
+    """Run ``process`` on every job and collect a result per job.
+
+    Args:
+        jobs: from ``plan``.
+        process: reads ``job.input`` and writes ``job.output`` atomically.
+        overwrite: redo jobs whose output exists (default: skip them, so re-running a
+            batch finishes what an interrupted one left).
+        on_result: called after each job, e.g. to advance a progress bar.
+        reraise: re-raise unexpected exceptions (bugs) instead of recording them as a
+            failure of that file.
+    """
+    results = []
+    for job in jobs:
+        start = time.perf_counter()
+        if job.output.exists() and not overwrite:
+            result = Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)")
+        else:
+            try:
+                process(job)
+                result = Result(job.input, job.output, OK)
+            except EncodeError as e:
+                result = Result(job.input, job.output, FAILED, str(e))
+                if isinstance(e.__cause__, OSError) and e.__cause__.errno in _FATAL_ERRNOS:
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
+                    raise
+            except CsrtouchError as e:
+                result = Result(job.input, job.output, FAILED, str(e))
+            except Exception as e:
+                if reraise:
+                    raise
+                message = f"{job.input}: unexpected {type(e).__name__}: {e} (please report; --traceback shows where)"
+                result = Result(job.input, job.output, FAILED, message)
+        result = Result(result.input, result.output, result.status, result.error, time.perf_counter() - start)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
+
+
+def retouch_file(
+    job: Job,
+    retoucher: Retoucher,
+    *,
+    format: str | None = None,
+    quality: int = 95,
+    bit_depth: int | None = None,
+) -> None:
+    """Decode ``job.input``, retouch it, and write ``job.output`` atomically with its metadata."""
+    from csrtouch import __version__
+    from csrtouch.io import decode, encode
+
+    image = decode(job.input)
+    image.pixels = retoucher(image.pixels)
+    style = retoucher.style
+    encode(
+        image,
+        job.output,
+        format=format,
+        quality=quality,
+        bit_depth=bit_depth,
+        software=f"csrtouch {__version__}",
+        description=f"csrtouch {__version__}; style={style.name}; strength=1; network={style.network_sha256[:16]}",
+    )

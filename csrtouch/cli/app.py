@@ -1,0 +1,228 @@
+"""Commands. Each parses its options, calls ``csrtouch``'s API and prints with rich.
+
+torch and the image libraries are imported inside the commands, so ``--help`` and
+``--version`` answer without loading them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from csrtouch import __version__
+from csrtouch.cli.status import ExitStatus
+
+app = typer.Typer(
+    name="csrtouch",
+    help="Batch photo retouching with CSRNet: an expert's look or your own.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_STYLE = "expertC"  # the engine's default; repeated here so --help needs no torch
+
+TracebackOpt = Annotated[bool, typer.Option("--traceback", help="Show Python tracebacks of errors.")]
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"csrtouch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Batch photo retouching with CSRNet: an expert's look or your own."""
+
+
+@contextmanager
+def _errors(traceback: bool) -> Iterator[None]:
+    """Turn csrtouch's errors into one line on stderr and an exit status."""
+    from csrtouch.errors import CsrtouchError, StyleError, UsageError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        if traceback:
+            raise
+        _stderr().print("[yellow]interrupted[/]: finished files are kept; no partial file was left")
+        raise typer.Exit(ExitStatus.INTERRUPTED)
+    except CsrtouchError as e:
+        if traceback:
+            raise
+        _stderr().print(f"[red]error[/]: {e}", markup=True, soft_wrap=True)
+        usage = isinstance(e, (UsageError, StyleError)) and not isinstance(e.__cause__, OSError)
+        raise typer.Exit(ExitStatus.USAGE if usage else ExitStatus.FAILED)
+
+
+@app.command()
+def apply(
+    paths: Annotated[list[Path], typer.Argument(help="INPUT... OUTPUT: image files or folders, then the output folder.")],
+    style: Annotated[str, typer.Option("--style", "-s", help="Style name (see list-styles) or a style file.")] = DEFAULT_STYLE,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network exactly for every pixel.")] = False,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg, png or tiff (default: as the input).")] = None,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
+    bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Retouch images and folders (recursively) into OUTPUT, mirroring the folder tree."""
+    with _errors(traceback):
+        from csrtouch.errors import UsageError
+
+        if len(paths) < 2:
+            raise UsageError("give at least one INPUT and the OUTPUT folder")
+        if bit_depth not in (None, 8, 16):
+            raise UsageError(f"--bit-depth must be 8 or 16, got {bit_depth}")
+        *inputs, out_dir = paths
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(f"OUTPUT {out_dir} is a file; give a folder (it is created if missing)")
+        if format is not None:
+            from csrtouch.io import output_suffix
+
+            format = format.lower()
+            output_suffix(format)  # validates the name
+        from csrtouch.batch import FAILED, OK, SKIPPED, plan, retouch_file, run_batch
+        from csrtouch.engine import Retoucher
+
+        jobs, failed = plan(inputs, out_dir, format=format)
+        if not jobs and not failed:
+            raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+        retoucher = Retoucher(style, device=device)
+        # The exact path is the only one so far; --exact is accepted so scripts can pin it.
+        del exact
+        err = _stderr()
+        show_progress = not quiet and err.is_terminal
+
+        def emit(result) -> None:
+            if json_lines:
+                sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+                sys.stdout.flush()
+
+        for result in failed:
+            emit(result)
+        results = list(failed)
+        with _progress(err, len(jobs), show_progress) as advance:
+
+            def on_result(result) -> None:
+                emit(result)
+                advance(result)
+
+            results += run_batch(
+                jobs,
+                lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth),
+                overwrite=overwrite,
+                on_result=on_result,
+                reraise=traceback,
+            )
+        counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED)}
+        if not quiet:
+            err.print(
+                f"{counts[OK]} retouched, {counts[SKIPPED]} skipped (already done), {counts[FAILED]} failed"
+                f" -> {out_dir}  [style {retoucher.style.name}]"
+            )
+            for r in results:
+                if r.status == FAILED:
+                    err.print(f"  [red]failed[/]: {r.error if str(r.input) in (r.error or '') else f'{r.input}: {r.error}'}")
+        if counts[FAILED]:
+            raise typer.Exit(ExitStatus.FAILED)
+
+
+@contextmanager
+def _progress(console, total: int, enabled: bool):
+    if not enabled:
+        yield lambda result: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[bold]retouching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=total)
+        yield lambda result: progress.update(task, advance=1, description=result.input.name)
+
+
+@app.command("list-styles")
+def list_styles_cmd(
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    traceback: TracebackOpt = False,
+) -> None:
+    """List built-in and personal styles."""
+    with _errors(traceback):
+        from csrtouch.styles import list_styles, user_styles_dir
+
+        styles = list_styles()
+        if json_out:
+            typer.echo(json.dumps([s.as_dict() for s in styles], indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=None, caption=f"personal styles: {user_styles_dir()}")
+        for col in ("name", "kind", "description", "origin", "date"):
+            table.add_column(col)
+        for s in styles:
+            table.add_row(s.name, s.kind, s.description, s.origin, s.created[:10])
+        Console().print(table)
+
+
+@app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="A CSRNet checkpoint (.pth) or a csrtouch style file (.safetensors).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new style.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing personal style.")] = False,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Install a style from a file: the authors' CSRNet checkpoint or a shared style file."""
+    with _errors(traceback):
+        from csrtouch.styles import import_style
+
+        info = import_style(path, name, force=force)
+        _stderr().print(f"imported style [bold]{info.name}[/] ({info.arch}) -> {info.path}")
+
+
+@app.command()
+def remove(
+    name: Annotated[str, typer.Argument(help="A personal or imported style.")],
+    traceback: TracebackOpt = False,
+) -> None:
+    """Delete a personal or imported style."""
+    with _errors(traceback):
+        from csrtouch.errors import UsageError
+        from csrtouch.styles import get_style_info
+
+        info = get_style_info(name)
+        if info.kind == "built-in":
+            raise UsageError(f"{name!r} is a built-in style and cannot be removed")
+        info.path.unlink()
+        _stderr().print(f"removed style [bold]{name}[/] ({info.path})")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

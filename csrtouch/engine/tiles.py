@@ -1,0 +1,59 @@
+"""Applying a per-pixel colour function to an image in bounded chunks.
+
+The colour function is per pixel, so chunks need no overlap and tiled output equals
+untiled output exactly; memory is bounded by the chunk, not the image.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+#: Pixels per chunk: about 64 MB of float32 activations at 64 channels.
+CHUNK_PIXELS = 1 << 18
+
+PixelFunction = Callable[[np.ndarray], np.ndarray]
+
+
+def dtype_max(dtype: np.dtype) -> float:
+    """Scale of a pixel dtype: 255, 65535, or 1.0 for floats."""
+    if dtype == np.uint8:
+        return 255.0
+    if dtype == np.uint16:
+        return 65535.0
+    if np.issubdtype(dtype, np.floating):
+        return 1.0
+    raise TypeError(f"unsupported pixel dtype {dtype}; expected uint8, uint16 or float")
+
+
+def apply_tiled(image: np.ndarray, fn: PixelFunction, chunk_pixels: int = CHUNK_PIXELS) -> np.ndarray:
+    """Apply ``fn`` to every pixel of ``image`` in row chunks.
+
+    Args:
+        image: ``(H, W, 3)`` uint8, uint16 or float32 in [0, 1].
+        fn: maps float32 ``(N, 3)`` in [0, 1] to float32 ``(N, 3)``; it must be per pixel.
+        chunk_pixels: upper bound on pixels per call of ``fn`` (at least one row).
+
+    Returns:
+        An array of the input's shape and dtype; integer outputs are clipped and rounded,
+        float outputs are clipped to [0, 1].
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+    h, w, _ = image.shape
+    scale = dtype_max(image.dtype)
+    out = np.empty_like(image)
+    rows = max(1, chunk_pixels // max(w, 1))
+    for r0 in range(0, h, rows):
+        block = image[r0 : r0 + rows].reshape(-1, 3)
+        x = block.astype(np.float32)
+        if scale != 1.0:
+            x *= np.float32(1.0 / scale)
+        y = fn(x)
+        np.clip(y, 0.0, 1.0, out=y)
+        if scale != 1.0:
+            y *= np.float32(scale)
+            np.rint(y, out=y)
+        out[r0 : r0 + rows] = y.reshape(-1, w, 3).astype(image.dtype)
+    return out

@@ -1,0 +1,99 @@
+"""Installing styles from files: the authors' CSRNet checkpoint or a style file someone sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from csrtouch.errors import StyleError, UsageError
+from csrtouch.styles import files
+from csrtouch.styles.registry import (
+    ARCH_NETWORK,
+    ARCH_VECTOR,
+    StyleInfo,
+    builtin_names,
+    check_name,
+    get_style_info,
+    user_styles_dir,
+)
+
+
+def import_style(source: str | Path, name: str, *, force: bool = False) -> StyleInfo:
+    """Install ``source`` as the personal style ``name`` and return its info.
+
+    Args:
+        source: a CSRNet checkpoint (``.pth``, the authors' layout, loaded with
+            ``weights_only=True``) or a csrtouch style file (``.safetensors``).
+        name: the style's name in the registry.
+        force: replace an existing personal style of that name.
+    """
+    source = Path(source)
+    check_name(name)
+    if name in builtin_names():
+        raise UsageError(f"{name!r} is a built-in style; choose another name")
+    dest = user_styles_dir() / f"{name}{files.SUFFIX}"
+    if dest.exists() and not force:
+        raise UsageError(f"style {name!r} already exists ({dest}); use --force to replace it")
+    if not source.is_file():
+        raise UsageError("no such file", source)
+    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    if source.suffix == files.SUFFIX:
+        tensors, meta = files.read(source)
+        if meta.get("arch") not in (ARCH_VECTOR, ARCH_NETWORK):
+            raise StyleError(f"not a style (arch {meta.get('arch')!r})", source)
+        meta = {k: v for k, v in meta.items() if k not in ("format", "format_version", "tensors_sha256")}
+        meta.update(name=name, origin=f"imported from {source.name} ({meta.get('origin', 'unknown origin')})")
+        meta.setdefault("created", created)
+    else:
+        network = _read_checkpoint(source)
+        tensors = {f"network.{k}": v for k, v in network.items()}
+        tensors["gamma"] = np.zeros(32, np.float32)
+        tensors["beta"] = np.zeros(32, np.float32)
+        meta = {
+            "name": name,
+            "arch": ARCH_NETWORK,
+            "description": f"whole CSRNet imported from {source.name}",
+            "origin": f"imported from checkpoint {source.name}",
+            "created": created,
+        }
+    files.write(dest, tensors, meta)
+    return get_style_info(name)
+
+
+def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    import torch
+
+    from csrtouch.model import CSRNet
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle refusals, zip errors, truncation all surface here
+        raise StyleError(f"cannot read checkpoint safely ({str(e).splitlines()[0][:160]})", path) from e
+    for key in ("params", "state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise StyleError(f"checkpoint holds a {type(state).__name__}, expected a state dict", path)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    expected = CSRNet().state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise StyleError(
+            f"not a CSRNet checkpoint: missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}",
+            path,
+        )
+    out = {}
+    for key, ref in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(ref.shape):
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise StyleError(f"tensor {key} has shape {got}, expected {tuple(ref.shape)}", path)
+        array = value.detach().to(torch.float32).numpy()
+        if not np.isfinite(array).all():
+            raise StyleError(f"tensor {key} holds NaN or infinite values", path)
+        out[key] = array
+    return out

@@ -1,0 +1,1 @@
+"""Shipped weights (installed as ``csrtouch.weights``); see README.md in this folder."""
