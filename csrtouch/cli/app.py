@@ -33,7 +33,7 @@ TracebackOpt = Annotated[bool, typer.Option("--traceback", help="Show Python tra
 def _stderr():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:

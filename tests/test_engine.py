@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+from csrtouch.engine import Retoucher, apply_tiled, fold, thumbnail
+from csrtouch.engine.thumbnail import THUMB_SIZE
+from csrtouch.model import CSRNet
+
+
+@pytest.fixture(scope="module")
+def net() -> CSRNet:
+    torch.manual_seed(1)
+    net = CSRNet().eval()
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.15)
+    return net
+
+
+def test_fold_equals_module(net):
+    x = torch.rand(1, 3, 17, 23)
+    with torch.no_grad():
+        mod = net.modulation(net.condition(x))
+        expected = net.base(x, mod)[0].permute(1, 2, 0).reshape(-1, 3)
+        got = fold(net, mod)(x[0].permute(1, 2, 0).reshape(-1, 3))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def _fn(net):
+    with torch.no_grad():
+        f = fold(net, net.modulation(net.condition(torch.rand(1, 3, 32, 32))))
+    return lambda px: f(torch.from_numpy(px)).numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("shape", [(1, 1, 3), (37, 53, 3), (101, 7, 3)])
+@pytest.mark.parametrize("chunk", [1, 50, 1 << 18])
+def test_tiled_equals_untiled(net, dtype, shape, chunk):
+    rng = np.random.default_rng(0)
+    if dtype == np.float32:
+        image = rng.random(shape, dtype=np.float32)
+    else:
+        image = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    fn = _fn(net)
+    whole = apply_tiled(image, fn, chunk_pixels=image.shape[0] * image.shape[1])
+    tiled = apply_tiled(image, fn, chunk_pixels=chunk)
+    assert tiled.dtype == image.dtype and tiled.shape == image.shape
+    # Equal to float precision: BLAS may round differently for other batch sizes, so an
+    # integer output can differ by one code value where a value sits on a rounding edge.
+    if dtype == np.float32:
+        np.testing.assert_allclose(tiled, whole, rtol=0, atol=2e-6)
+    else:
+        assert np.abs(tiled.astype(np.int64) - whole).max() <= 1
+
+
+def test_tiled_rejects_non_rgb(net):
+    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) image, got shape \(4, 4\)"):
+        apply_tiled(np.zeros((4, 4), np.uint8), _fn(net))
+
+
+def test_thumbnail_bounds_long_side(astronaut):
+    big = np.repeat(np.repeat(astronaut, 3, axis=0), 2, axis=1)  # 1536 x 1024
+    t = thumbnail(big)
+    assert t.dtype == np.float32 and max(t.shape[:2]) == THUMB_SIZE and t.shape[:2] == (512, 341)
+    small = thumbnail(astronaut[:100, :200])
+    np.testing.assert_array_equal(small, astronaut[:100, :200].astype(np.float32) / 255)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_same_look_at_any_resolution(astronaut, factor):
+    """The shipped style at 1x and at factor x per side: the same look."""
+    import cv2
+
+    retoucher = Retoucher("expertC", device="cpu")
+    h, w = astronaut.shape[:2]
+    big = cv2.resize(astronaut, (w * factor, h * factor), interpolation=cv2.INTER_CUBIC)
+    small_out = retoucher(astronaut).astype(np.float32)
+    big_out = cv2.resize(retoucher(big), (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    diff = np.abs(big_out - small_out)
+    assert diff.mean() <= 0.5, f"mean difference {diff.mean():.3f}/255 between 1x and {factor}x"
+
+
+def test_retoucher_keeps_dtype_and_shape(coffee):
+    retoucher = Retoucher("expertC", device="cpu")
+    out8 = retoucher(coffee)
+    out16 = retoucher(coffee.astype(np.uint16) * 257)
+    assert out8.dtype == np.uint8 and out8.shape == coffee.shape
+    assert out16.dtype == np.uint16
+    # 16-bit and 8-bit inputs of the same picture get the same look.
+    assert np.abs(out16 / 257.0 - out8).mean() < 0.6
+
+
+def test_unknown_device_is_usage_error():
+    from csrtouch.engine import resolve_device
+    from csrtouch.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
