@@ -223,6 +223,49 @@ def remove(
         _stderr().print(f"removed style [bold]{name}[/] ({info.path})")
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Folder with input/ and an expert folder of matching photos.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write csrnet-shared.safetensors and styles/ into.")],
+    expert: Annotated[str, typer.Option(help="Target folder name inside DATA, which also names the style.")] = "expertC",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same weights.")] = 0,
+    iterations: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (default: the recipe's).")] = None,
+    cv: Annotated[int, typer.Option(min=0, help="Also cross-validate with this many folds and record the held-out PSNR (0: skip).")] = 0,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Train the shared network and one expert's style from before/after pairs."""
+    with _errors(traceback):
+        from csrtouch.training.recipe import train_and_save
+
+        err = _stderr()
+        with _steps(err, enabled=err.is_terminal) as report:
+            summary = train_and_save(data, out, expert=expert, seed=seed, iterations=iterations, folds=cv, progress=report)
+        for line in summary:
+            err.print(line)
+
+
+@contextmanager
+def _steps(console, enabled: bool):
+    """A progress bar for training phases: ``report(phase, step, total, loss)``."""
+    if not enabled:
+        yield lambda phase, step, total, loss: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"), console=console, transient=True,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(phase: str, step: int, total: int, loss: float) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=total, loss=loss)
+            progress.update(tasks[phase], completed=step, loss=loss)
+
+        yield report
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,253 @@
+"""Reading JPEG, PNG and TIFF files into upright RGB arrays with their metadata."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import PIL.Image
+from PIL import TiffImagePlugin, UnidentifiedImageError
+
+from csrtouch.errors import DecodeError
+from csrtouch.io import metadata
+from csrtouch.io.image import Image
+
+#: Largest image decoded, in pixels (200 MP: above every camera sensor, below what a
+#: decompression bomb needs to exhaust memory; a 200 MP 16-bit RGBA frame is 1.6 GB).
+MAX_PIXELS = 200_000_000
+
+# Pillow's guard is global: it warns (on stderr) above MAX_IMAGE_PIXELS and refuses above
+# twice that, 179 MP by default. Ours is the limit; Pillow's only has to stay out of its way.
+PIL.Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_PIL_OPENERS = ["JPEG", "PNG", "TIFF"]
+# Pillow's JPEG opener returns an MPO image for multi-picture JPEGs (phones write them).
+_PIL_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff"}
+# How files of each format begin, to tell a damaged file from one of another kind.
+_SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"II+\x00": "TIFF",
+    b"MM\x00+": "TIFF",
+}
+
+_TRUNCATED = "file is truncated (the image data ends early)"
+
+# Pillow modes decoded to ``(H, W)`` or ``(H, W, C)`` uint8/uint16 arrays as they are.
+_GRAY_MODES = frozenset({"L", "LA", "I;16", "I;16B", "I;16L", "I;16N"})
+_COLOUR_MODES = frozenset({"RGB", "RGBA"})
+
+
+def decode(path: Path | str) -> Image:
+    """Read a JPEG, PNG or TIFF file.
+
+    Raises:
+        DecodeError: the file is missing, unreadable, empty, not a supported image,
+            truncated, corrupt, too large, or in an unsupported colour mode.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DecodeError("file not found", path) from None
+    except IsADirectoryError:
+        raise DecodeError("is a directory, not an image file", path) from None
+    except OSError as e:
+        raise DecodeError(f"cannot read file: {e.strerror or e}", path) from e
+    return decode_bytes(data, str(path))
+
+
+def decode_bytes(data: bytes, name: str = "<stdin>") -> Image:
+    """Decode the bytes of a JPEG, PNG or TIFF file.
+
+    Args:
+        data: the whole file.
+        name: what to call it in error messages (a path, or ``<stdin>``).
+
+    Raises:
+        DecodeError: as :func:`decode`.
+    """
+    if not data:
+        raise DecodeError("file is empty (0 bytes)", name)
+    try:
+        with metadata.quiet_pillow():
+            return _decode(data, name)
+    except DecodeError:
+        raise
+    except Exception as e:  # a decoder's own exception types must not reach the caller
+        raise DecodeError(f"cannot decode image: {e}", name) from e
+
+
+def _decode(data: bytes, name: str) -> Image:
+    pil = _open(data, name)
+    width, height = pil.size
+    mode = _target_mode(pil, data, name)
+    fmt = _PIL_FORMATS[pil.format or ""]
+    # A TIFF keeps EXIF among its own tags, and Pillow drops Orientation from them once it
+    # has applied it, so read them before the pixels.
+    tiff_exif = metadata.exif_from_tiff(pil.getexif()) if fmt == "tiff" else None
+
+    use_cv2 = _bits_per_sample(pil, data) > 8 and mode in ("RGB", "RGBA", "LA")
+    if use_cv2:
+        # Pillow has no 16-bit colour modes and would round these to 8 bits; OpenCV keeps them.
+        array = _cv2_pixels(pil, data, mode, name)
+    else:
+        array = _pillow_pixels(pil, mode, name)
+    if array.shape[:2] != (height, width):
+        raise DecodeError(
+            f"decoded {array.shape[1]}x{array.shape[0]} pixels, the header says {width}x{height}",
+            name,
+        )
+
+    # A PNG may put its eXIf chunk after the image data, so read it after the pixels.
+    exif = tiff_exif if fmt == "tiff" else pil.info.get("exif")
+    turn = metadata.orientation(exif)
+    if turn != 1:
+        # OpenCV and Pillow (11.3 on, which then drops the tag) turn TIFFs upright as they
+        # decode them, and leave JPEG and PNG as stored.
+        turned = isinstance(pil, TiffImagePlugin.TiffImageFile) and (
+            use_cv2 or metadata.ORIENTATION not in pil.tag_v2
+        )
+        if not turned:
+            array = metadata.orient(array, turn)
+        exif = metadata.stamp(exif, {metadata.ORIENTATION: 1})
+
+    grayscale = mode in _GRAY_MODES
+    pixels, alpha = _split(array, grayscale)
+    return Image(
+        pixels=pixels,
+        alpha=alpha,
+        format=fmt,
+        grayscale=grayscale,
+        icc_profile=pil.info.get("icc_profile") or None,
+        exif=exif or None,
+        xmp=_xmp(pil.info.get("xmp")),
+    )
+
+
+def _open(data: bytes, name: str) -> PIL.Image.Image:
+    """Read the header (no pixels yet) and refuse images over :data:`MAX_PIXELS`."""
+    try:
+        pil = PIL.Image.open(io.BytesIO(data), formats=_PIL_OPENERS)
+    except UnidentifiedImageError:
+        kind = next((k for sig, k in _SIGNATURES.items() if data.startswith(sig)), None)
+        if kind is None:
+            raise DecodeError("not a JPEG, PNG or TIFF image", name) from None
+        message = f"corrupt or truncated {kind} file (its header is unreadable)"
+        raise DecodeError(message, name) from None
+    except PIL.Image.DecompressionBombError:
+        raise DecodeError(_too_large_message(), name) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise DecodeError(_corrupt_message(e), name) from e
+    width, height = pil.size
+    if width * height > MAX_PIXELS:
+        raise DecodeError(_too_large_message(width, height), name)
+    return pil
+
+
+def _target_mode(pil: PIL.Image.Image, data: bytes, name: str) -> str:
+    """The Pillow mode to decode into: gray(+alpha), 16-bit gray, RGB or RGBA."""
+    mode = pil.mode
+    if pil.format == "PNG" and data[25] == 4:
+        return "LA"  # IHDR colour type 4 is gray+alpha, which Pillow opens at 16 bits as RGBA
+    if mode in ("1", "P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in pil.info
+        return "RGBA" if has_alpha else ("L" if mode == "1" else "RGB")
+    if mode not in _GRAY_MODES | _COLOUR_MODES:
+        raise DecodeError(
+            f"unsupported colour mode {mode} (expected RGB, RGBA, grayscale or palette)", name
+        )
+    return mode
+
+
+def _bits_per_sample(pil: PIL.Image.Image, data: bytes) -> int:
+    if pil.format == "PNG":
+        return data[24]  # IHDR's bit depth (the PNG spec puts IHDR first)
+    if isinstance(pil, TiffImagePlugin.TiffImageFile):
+        bits = pil.tag_v2.get(258, 1)  # BitsPerSample
+        return max(bits) if isinstance(bits, tuple) else int(bits)
+    return 8
+
+
+def _pillow_pixels(pil: PIL.Image.Image, mode: str, name: str) -> np.ndarray:
+    try:
+        pil.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise DecodeError(_corrupt_message(e), name) from e
+    if pil.mode != mode:
+        pil = pil.convert(mode)
+    # I;16B arrives big-endian; everything downstream wants native uint16.
+    array = np.asarray(pil)
+    return array if array.dtype == np.uint8 else array.astype(np.uint16)
+
+
+def _cv2_pixels(pil: PIL.Image.Image, data: bytes, mode: str, name: str) -> np.ndarray:
+    # OpenCV fails on a truncated file too, but prints libpng's complaint to stderr first.
+    if _truncated(pil, data):
+        raise DecodeError(_TRUNCATED, name)
+    # IMREAD_UNCHANGED keeps 16 bits and alpha.
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise DecodeError("corrupt or truncated image data", name)
+    channels = 4 if mode in ("RGBA", "LA") else 3  # OpenCV expands gray+alpha to BGRA
+    if array.dtype != np.uint16 or array.ndim != 3 or array.shape[2] != channels:
+        found = f"{array.shape[2] if array.ndim == 3 else 1} channels of {array.dtype}"
+        raise DecodeError(f"unsupported 16-bit {mode} layout ({found})", name)
+    return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if channels == 4 else cv2.COLOR_BGR2RGB)
+
+
+def _truncated(pil: PIL.Image.Image, data: bytes) -> bool:
+    """Whether the file ends before its image data does (checked from the container only)."""
+    if pil.format == "PNG":
+        pos = 8
+        while pos + 8 <= len(data):
+            length: int = struct.unpack(">I", data[pos : pos + 4])[0]
+            kind = data[pos + 4 : pos + 8]
+            pos += 12 + length  # length, type, data, CRC
+            if kind == b"IEND":
+                return pos > len(data)
+        return True
+    if isinstance(pil, TiffImagePlugin.TiffImageFile):
+        tags = pil.tag_v2
+        # Strips, else tiles: where each piece of image data starts, and how long it is.
+        for offsets_tag, counts_tag in ((273, 279), (324, 325)):
+            if offsets_tag in tags and counts_tag in tags:
+                ends = (o + n for o, n in zip(tags[offsets_tag], tags[counts_tag], strict=True))
+                return bool(max(ends, default=0) > len(data))
+    return False
+
+
+def _split(array: np.ndarray, grayscale: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(H, W[, C])`` gray, gray+alpha, RGB or RGBA -> contiguous RGB pixels and alpha."""
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[2]
+    alpha = np.ascontiguousarray(array[..., -1]) if channels in (2, 4) else None
+    if grayscale:
+        return np.repeat(array[..., :1], 3, axis=2), alpha
+    return np.ascontiguousarray(array[..., :3]), alpha
+
+
+def _xmp(value: object) -> bytes | None:
+    if isinstance(value, str):
+        return value.encode()
+    return bytes(value) if isinstance(value, (bytes, bytearray)) and value else None
+
+
+def _too_large_message(width: int | None = None, height: int | None = None) -> str:
+    size = "" if width is None or height is None else f"{width}x{height}, "
+    return (
+        f"image is too large ({size}over the {MAX_PIXELS // 1_000_000} MP limit that guards "
+        "against decompression bombs)"
+    )
+
+
+def _corrupt_message(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if "truncated" in text.lower():
+        return _TRUNCATED
+    return f"corrupt image data: {text}"

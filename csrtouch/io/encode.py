@@ -1,0 +1,170 @@
+"""Writing images as JPEG, PNG or TIFF with their metadata."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import PIL.Image
+
+from csrtouch.errors import EncodeError, UsageError
+from csrtouch.io import metadata, png, tiff
+from csrtouch.io.atomic import write_atomic
+from csrtouch.io.formats import BIT_DEPTHS, check_bit_depth, check_format, format_of_suffix
+from csrtouch.io.image import Image
+
+
+def encode(
+    image: Image,
+    path: Path | str,
+    *,
+    format: str | None = None,
+    quality: int = 95,
+    bit_depth: int | None = None,
+    software: str | None = None,
+    description: str | None = None,
+) -> None:
+    """Write ``image`` to ``path`` atomically (see :func:`write_atomic`).
+
+    Args:
+        image: what to write.
+        path: where; parent folders are created.
+        format: "jpeg", "png" or "tiff". By default the format ``path``'s suffix names,
+            else the image's own.
+        quality: JPEG quality, 1-100.
+        bit_depth: 8 or 16. By default the image's own where the format can store it, else
+            the format's (a 16-bit image goes to JPEG as 8-bit).
+        software: recorded as EXIF Software (0x0131), e.g. the csrtouch version and style.
+        description: recorded as EXIF ImageDescription (0x010E). Both are EXIF ASCII:
+            other characters are written as "?".
+
+    Raises:
+        UsageError: an unknown format, a format that ``path``'s suffix contradicts, a bit
+            depth the format cannot store (16-bit JPEG), or a quality outside 1-100.
+        EncodeError: the image cannot be encoded or the file cannot be written.
+    """
+    path = Path(path)
+    named = format_of_suffix(path)
+    if format is None:
+        format = named or image.format
+    elif named is not None and named != check_format(format):
+        raise UsageError(
+            f"the file name ends in {path.suffix} but the format asked for is {format}", path
+        )
+    try:
+        data = encode_bytes(
+            image,
+            format=format,
+            quality=quality,
+            bit_depth=bit_depth,
+            software=software,
+            description=description,
+        )
+    except EncodeError as e:
+        raise EncodeError(e.message, path) from e
+    write_atomic(path, data)
+
+
+def encode_bytes(
+    image: Image,
+    *,
+    format: str,
+    quality: int = 95,
+    bit_depth: int | None = None,
+    software: str | None = None,
+    description: str | None = None,
+) -> bytes:
+    """Encode ``image`` as the bytes of a file in ``format``; arguments as :func:`encode`.
+
+    The ICC profile, EXIF and XMP go wherever the format carries them. Alpha is written to
+    PNG and TIFF and dropped from JPEG. A grayscale image is written as grayscale (its luma,
+    which is exact while the three channels are equal), except that grayscale with alpha
+    goes to PNG and TIFF as RGBA, since OpenCV writes only 1, 3 or 4 channels.
+
+    Raises:
+        UsageError: as :func:`encode`.
+        EncodeError: the encoder fails, e.g. EXIF too long for a JPEG segment.
+    """
+    fmt = check_format(format)
+    depth = bit_depth
+    if depth is None:
+        depth = image.bit_depth if image.bit_depth in BIT_DEPTHS[fmt] else max(BIT_DEPTHS[fmt])
+    check_bit_depth(fmt, depth)
+    if not 1 <= quality <= 100:
+        raise UsageError(f"JPEG quality must be between 1 and 100; got {quality}")
+    pixels = _to_depth(image.pixels, depth)
+    alpha = None if image.alpha is None else _to_depth(image.alpha, depth)
+    stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
+    exif = metadata.stamp(image.exif, {k: v for k, v in stamps.items() if v is not None})
+    try:
+        with metadata.quiet_pillow():
+            if fmt == "jpeg":
+                return _jpeg(pixels, image.grayscale, quality, image.icc_profile, exif, image.xmp)
+            planes = _opencv_planes(pixels, alpha, image.grayscale)
+            if fmt == "png":
+                return png.add_metadata(
+                    _imencode(".png", planes),
+                    icc_profile=image.icc_profile,
+                    exif=exif,
+                    xmp=image.xmp,
+                )
+            parsed = metadata.load_exif(exif)
+            return tiff.add_metadata(
+                _imencode(".tif", planes),
+                tags={} if parsed is None else metadata.portable_tags(parsed),
+                icc_profile=image.icc_profile,
+                xmp=image.xmp,
+                alpha=alpha is not None,
+            )
+    except EncodeError:
+        raise
+    except Exception as e:  # an encoder's own exception types must not reach the caller
+        raise EncodeError(f"cannot encode {fmt.upper()}: {e}") from e
+
+
+def _to_depth(array: np.ndarray, depth: int) -> np.ndarray:
+    """``array`` as a C-contiguous uint8 or uint16 array (OpenCV refuses reversed strides)."""
+    if depth == 16 and array.dtype == np.uint8:
+        return array.astype(np.uint16) * 257
+    if depth == 8 and array.dtype == np.uint16:
+        # Round to nearest: x / 257 maps 0..65535 onto 0..255 exactly at both ends.
+        return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def _jpeg(
+    pixels: np.ndarray,
+    grayscale: bool,
+    quality: int,
+    icc_profile: bytes | None,
+    exif: bytes | None,
+    xmp: bytes | None,
+) -> bytes:
+    array = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if grayscale else pixels
+    extra: dict[str, Any] = {"icc_profile": icc_profile, "exif": exif, "xmp": xmp}
+    out = io.BytesIO()
+    PIL.Image.fromarray(array).save(
+        out, "JPEG", quality=quality, **{k: v for k, v in extra.items() if v}
+    )
+    return out.getvalue()
+
+
+def _opencv_planes(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool) -> np.ndarray:
+    """Gray, BGR or BGRA, the channel orders ``cv2.imencode`` writes."""
+    if grayscale and alpha is None:
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    if alpha is None:
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    planes = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGRA)
+    planes[..., 3] = alpha
+    return planes
+
+
+def _imencode(suffix: str, planes: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(suffix, planes)
+    if not ok:
+        raise EncodeError(f"OpenCV could not encode {planes.shape} {planes.dtype} as {suffix}")
+    return buffer.tobytes()

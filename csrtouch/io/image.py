@@ -1,0 +1,49 @@
+"""The decoded image passed between decode, the retoucher and encode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Image:
+    r"""An upright RGB image with the metadata to write back.
+
+    Attributes:
+        pixels: ``(H, W, 3)`` RGB, uint8 or uint16, upright (EXIF orientation applied),
+            C-contiguous.
+        alpha: ``(H, W)`` with the dtype of ``pixels``, or None. The retoucher passes it
+            through untouched.
+        format: the format it was read from: "jpeg", "png" or "tiff".
+        grayscale: the input was single-channel; ``pixels`` holds it replicated to three
+            channels and encode writes it back as grayscale.
+        icc_profile: the embedded ICC profile.
+        exif: the EXIF block as JPEG's APP1 and Pillow carry it (``b"Exif\0\0"``, a TIFF
+            header, then the IFDs), with Orientation reset to 1 if decode rotated the pixels.
+        xmp: the XMP packet.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    format: str
+    grayscale: bool
+    icc_profile: bytes | None
+    exif: bytes | None
+    xmp: bytes | None
+
+    def __post_init__(self) -> None:
+        p = self.pixels
+        if p.ndim != 3 or p.shape[2] != 3 or p.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"pixels must be (H, W, 3) uint8 or uint16; got {p.shape} {p.dtype}")
+        a = self.alpha
+        if a is not None and (a.shape != p.shape[:2] or a.dtype != p.dtype):
+            raise ValueError(
+                f"alpha must be {p.shape[:2]} {p.dtype} like the pixels; got {a.shape} {a.dtype}"
+            )
+
+    @property
+    def bit_depth(self) -> int:
+        """Bits per channel: 8 or 16."""
+        return 16 if self.pixels.dtype == np.uint16 else 8
