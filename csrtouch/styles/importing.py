@@ -16,6 +16,7 @@ from csrtouch.styles.registry import (
     builtin_names,
     check_name,
     get_style_info,
+    shared_network_sha256,
     user_styles_dir,
 )
 
@@ -44,6 +45,9 @@ def import_style(source: str | Path, name: str, *, force: bool = False) -> Style
         if meta.get("arch") not in (ARCH_VECTOR, ARCH_NETWORK):
             raise StyleError(f"not a style (arch {meta.get('arch')!r})", source)
         meta = {k: v for k, v in meta.items() if k not in ("format", "format_version", "tensors_sha256")}
+        if meta.get("arch") == ARCH_VECTOR and meta.get("network_sha256") != shared_network_sha256():
+            tensors.update({f"network.{k}": v for k, v in _network_for(source, meta["network_sha256"]).items()})
+            meta["arch"] = ARCH_NETWORK
         meta.update(name=name, origin=f"imported from {source.name} ({meta.get('origin', 'unknown origin')})")
         meta.setdefault("created", created)
     else:
@@ -60,6 +64,22 @@ def import_style(source: str | Path, name: str, *, force: bool = False) -> Style
         }
     files.write(dest, tensors, meta)
     return get_style_info(name)
+
+
+def _network_for(style: Path, sha256: str) -> dict[str, np.ndarray]:
+    """The shared network a vector style was trained with, when it is not the shipped one.
+
+    ``csrtouch train --out DIR`` writes ``DIR/csrnet-shared.safetensors`` beside
+    ``DIR/styles/``; importing such a style bundles that network into it.
+    """
+    for candidate in (style.parent.parent / "csrnet-shared.safetensors", style.parent / "csrnet-shared.safetensors"):
+        if candidate.is_file() and files.read_meta(candidate).get("tensors_sha256") == sha256:
+            return files.read(candidate)[0]
+    raise StyleError(
+        f"style was trained with shared network {sha256[:12]}, which is neither the one this csrtouch ships "
+        f"({shared_network_sha256()[:12]}) nor a csrnet-shared.safetensors next to it",
+        style,
+    )
 
 
 def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
