@@ -1,0 +1,87 @@
+import errno
+from pathlib import Path
+
+import pytest
+
+from csrtouch.batch import FAILED, OK, SKIPPED, Job, plan, run_batch
+from csrtouch.errors import DecodeError, EncodeError, UsageError
+
+
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_plan_mirrors_folders_and_names_files(tmp_path):
+    a = _touch(tmp_path / "in" / "a.JPG")
+    b = _touch(tmp_path / "in" / "x" / "y" / "b.png")
+    _touch(tmp_path / "in" / ".hidden.png")
+    _touch(tmp_path / "in" / "a.xmp")
+    single = _touch(tmp_path / "other" / "c.tif")
+    jobs, failed = plan([tmp_path / "in", single], tmp_path / "out")
+    assert failed == []
+    assert jobs == [
+        Job(a, tmp_path / "out" / "a.JPG"),
+        Job(b, tmp_path / "out" / "x" / "y" / "b.png"),
+        Job(single, tmp_path / "out" / "c.tif"),
+    ]
+
+
+def test_plan_format_changes_suffix_and_reports_collisions(tmp_path):
+    _touch(tmp_path / "in" / "a.png")
+    _touch(tmp_path / "in" / "a.tif")
+    jobs, failed = plan([tmp_path / "in"], tmp_path / "out", format="jpeg")
+    assert [j.output.name for j in jobs] == ["a.jpg"]
+    assert len(failed) == 1 and "is also the output of" in failed[0].error
+
+
+def test_plan_refuses_output_over_input(tmp_path):
+    src = _touch(tmp_path / "a.png")
+    with pytest.raises(UsageError, match="would overwrite its input"):
+        plan([src], tmp_path)
+    with pytest.raises(UsageError, match="is inside input folder"):
+        plan([tmp_path], tmp_path / "out")
+
+
+def test_run_batch_records_each_failure_and_goes_on(tmp_path):
+    jobs = [Job(tmp_path / f"{i}.png", tmp_path / "out" / f"{i}.png") for i in range(3)]
+    _touch(jobs[2].output)
+
+    def process(job: Job) -> None:
+        if job.input.name == "0.png":
+            raise DecodeError("file is truncated", job.input)
+        _touch(job.output)
+
+    seen = []
+    results = run_batch(jobs, process, on_result=seen.append)
+    assert [r.status for r in results] == [FAILED, OK, SKIPPED] and seen == results
+    assert results[0].error.endswith("0.png: file is truncated")
+    assert [r.status for r in run_batch(jobs, process, overwrite=True)] == [FAILED, OK, OK]
+
+
+def test_unexpected_exception_is_recorded_or_reraised(tmp_path):
+    jobs = [Job(tmp_path / "a.png", tmp_path / "out" / "a.png")]
+
+    def bug(job: Job) -> None:
+        raise ZeroDivisionError("oops")
+
+    (result,) = run_batch(jobs, bug)
+    assert result.status == FAILED and "unexpected ZeroDivisionError: oops" in result.error
+    with pytest.raises(ZeroDivisionError):
+        run_batch(jobs, bug, reraise=True)
+
+
+def test_disk_full_stops_the_batch(tmp_path):
+    jobs = [Job(tmp_path / f"{i}.png", tmp_path / "out" / f"{i}.png") for i in range(3)]
+
+    def full(job: Job) -> None:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as e:
+            raise EncodeError("cannot write the file: No space left on device", job.output) from e
+
+    seen = []
+    with pytest.raises(EncodeError, match="No space left"):
+        run_batch(jobs, full, on_result=seen.append)
+    assert len(seen) == 1 and seen[0].status == FAILED
