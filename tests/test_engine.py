@@ -95,3 +95,20 @@ def test_unknown_device_is_usage_error():
 
     with pytest.raises(UsageError, match="unknown device 'tpu'"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "coffee"])
+def test_lut_path_close_to_exact(photo, request):
+    image = request.getfixturevalue(photo)
+    exact = Retoucher("expertC", device="cpu", exact=True)(image).astype(np.int32)
+    lut = Retoucher("expertC", device="cpu")(image).astype(np.int32)
+    diff = np.abs(lut - exact)
+    assert diff.mean() <= 0.5 and diff.max() <= 3, f"mean {diff.mean():.3f}, max {diff.max()} (/255)"
+
+
+def test_bake_orders_channels_like_pillow():
+    from csrtouch.engine.lut import apply_lut, bake
+
+    swap = bake(lambda px: px[:, ::-1].copy(), size=17)  # RGB -> BGR is exact under trilinear
+    image = np.random.default_rng(0).integers(0, 256, (31, 29, 3), dtype=np.uint8)
+    assert np.abs(apply_lut(image, swap).astype(int) - image[..., ::-1]).max() <= 1

@@ -76,7 +76,7 @@ def apply(
     paths: Annotated[list[Path], typer.Argument(help="INPUT... OUTPUT: image files or folders, then the output folder.")],
     style: Annotated[str, typer.Option("--style", "-s", help="Style name (see list-styles) or a style file.")] = DEFAULT_STYLE,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network exactly for every pixel.")] = False,
+    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network for every pixel of 8-bit images too (default: a baked 65^3 LUT).")] = False,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg, png or tiff (default: as the input).")] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
     bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
@@ -107,9 +107,7 @@ def apply(
         jobs, failed = plan(inputs, out_dir, format=format)
         if not jobs and not failed:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-        retoucher = Retoucher(style, device=device)
-        # The exact path is the only one so far; --exact is accepted so scripts can pin it.
-        del exact
+        retoucher = Retoucher(style, device=device, exact=exact)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
 

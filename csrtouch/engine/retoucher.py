@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from csrtouch.engine.fold import ColorFunction, fold
+from csrtouch.engine.lut import apply_lut, bake
 from csrtouch.engine.thumbnail import thumbnail
 from csrtouch.engine.tiles import CHUNK_PIXELS, apply_tiled
 from csrtouch.errors import UsageError, WeightsError
@@ -48,11 +49,21 @@ class Retoucher:
     Args:
         style: a style name from the registry, a style file path, or a loaded ``Style``.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        exact: evaluate the network for every pixel of 8-bit images too, instead of
+            through a baked 3D LUT (16-bit and float images are always exact).
         chunk_pixels: pixels per chunk of the exact path; bounds memory.
     """
 
-    def __init__(self, style: str | Style = DEFAULT_STYLE, *, device: str = "auto", chunk_pixels: int = CHUNK_PIXELS) -> None:
+    def __init__(
+        self,
+        style: str | Style = DEFAULT_STYLE,
+        *,
+        device: str = "auto",
+        exact: bool = False,
+        chunk_pixels: int = CHUNK_PIXELS,
+    ) -> None:
         self.style = style if isinstance(style, Style) else load_style(style)
+        self.exact = exact
         self.device = resolve_device(device)
         self.chunk_pixels = chunk_pixels
         state = self.style.network if self.style.network is not None else load_shared_network()
@@ -80,9 +91,11 @@ class Retoucher:
         def run(pixels: np.ndarray) -> np.ndarray:
             return fn(torch.from_numpy(pixels).to(self.device)).cpu().numpy()
 
+        if image.dtype == np.uint8 and not self.exact:
+            return apply_lut(image, bake(run))
         return apply_tiled(image, run, self.chunk_pixels)
 
 
-def retouch(image: np.ndarray, style: str | Style = DEFAULT_STYLE, *, device: str = "auto") -> np.ndarray:
+def retouch(image: np.ndarray, style: str | Style = DEFAULT_STYLE, *, device: str = "auto", exact: bool = False) -> np.ndarray:
     """Retouch one image array; see ``Retoucher``."""
-    return Retoucher(style, device=device)(image)
+    return Retoucher(style, device=device, exact=exact)(image)
