@@ -166,7 +166,6 @@ def retouch_file(
 
     image = decode(job.input)
     image.pixels = retoucher(image.pixels)
-    style = retoucher.style
     encode(
         image,
         job.output,
@@ -174,5 +173,8 @@ def retouch_file(
         quality=quality,
         bit_depth=bit_depth,
         software=f"csrtouch {__version__}",
-        description=f"csrtouch {__version__}; style={style.name}; strength=1; network={style.network_sha256[:16]}",
+        description=(
+            f"csrtouch {__version__}; style={retoucher.name}; strength={retoucher.strength:g}; "
+            f"network={retoucher.network_sha256}"
+        ),
     )

@@ -74,7 +74,10 @@ def _errors(traceback: bool) -> Iterator[None]:
 @app.command()
 def apply(
     paths: Annotated[list[Path], typer.Argument(help="INPUT... OUTPUT: image files or folders, then the output folder.")],
-    style: Annotated[str, typer.Option("--style", "-s", help="Style name (see list-styles) or a style file.")] = DEFAULT_STYLE,
+    style: Annotated[
+        str, typer.Option("--style", "-s", help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
+    ] = DEFAULT_STYLE,
+    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network for every pixel of 8-bit images too (default: a baked 65^3 LUT).")] = False,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg, png or tiff (default: as the input).")] = None,
@@ -107,7 +110,7 @@ def apply(
         jobs, failed = plan(inputs, out_dir, format=format)
         if not jobs and not failed:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-        retoucher = Retoucher(style, device=device, exact=exact)
+        retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
 
@@ -136,7 +139,7 @@ def apply(
         if not quiet:
             err.print(
                 f"{counts[OK]} retouched, {counts[SKIPPED]} skipped (already done), {counts[FAILED]} failed"
-                f" -> {out_dir}  [style {retoucher.style.name}]"
+                f" -> {out_dir}  [style {retoucher.name}]"
             )
             for r in results:
                 if r.status == FAILED:

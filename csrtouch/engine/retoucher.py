@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Sequence, Union
+
 import numpy as np
 import torch
 
-from csrtouch.engine.fold import ColorFunction, fold
+from csrtouch.engine.fold import fold
 from csrtouch.engine.lut import apply_lut, bake
 from csrtouch.engine.thumbnail import thumbnail
 from csrtouch.engine.tiles import CHUNK_PIXELS, apply_tiled
@@ -14,6 +17,10 @@ from csrtouch.model import CSRNet
 from csrtouch.styles import Style, load_shared_network, load_style
 
 DEFAULT_STYLE = "expertC"
+MAX_STRENGTH = 1.5
+
+StyleSpec = Union[str, Style, Sequence[tuple[Union[str, Style], float]]]
+TorchPixelFunction = Callable[[torch.Tensor], torch.Tensor]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -43,11 +50,57 @@ def build_network(state: dict[str, np.ndarray], source: str = "network") -> CSRN
     return net.eval()
 
 
+def parse_mix(spec: str) -> list[tuple[str, float]]:
+    """``"a:0.7,b:0.3"`` -> ``[("a", 0.7), ("b", 0.3)]``; a bare name weighs 1."""
+    parts = []
+    for item in spec.split(","):
+        name, sep, weight = item.strip().rpartition(":")
+        if not sep:
+            name, weight = weight, "1"
+        try:
+            value = float(weight)
+        except ValueError:
+            raise UsageError(f"style mix {spec!r}: weight {weight!r} of {name!r} is not a number") from None
+        if not name:
+            raise UsageError(f"style mix {spec!r}: empty style name")
+        parts.append((name, value))
+    return parts
+
+
+def _normalise(style: StyleSpec) -> list[tuple[Style, float]]:
+    if isinstance(style, str):
+        style = parse_mix(style) if ("," in style or ":" in style) and not style.endswith(".safetensors") else [(style, 1.0)]
+    elif isinstance(style, Style):
+        style = [(style, 1.0)]
+    total = sum(w for _, w in style)
+    if not style or not np.isfinite(total) or total <= 0 or any(w < 0 for _, w in style):
+        weights = ", ".join(f"{w:g}" for _, w in style)
+        raise UsageError(f"style weights must be non-negative and sum to a positive number, got {weights or 'none'}")
+    loaded = [(s if isinstance(s, Style) else load_style(s), w / total) for s, w in style]
+    return [(s, w) for s, w in loaded if w > 0]
+
+
+@dataclass
+class _Branch:
+    """Styles that share one network, mixed in condition space."""
+
+    net: CSRNet
+    gamma: torch.Tensor
+    beta: torch.Tensor
+    weight: float
+
+
 class Retoucher:
-    """Retouches images in one style.
+    """Retouches images in one style or a mix of styles.
 
     Args:
-        style: a style name from the registry, a style file path, or a loaded ``Style``.
+        style: a style name, a style file, a loaded ``Style``, a mix ``"a:0.7,b:0.3"``, or a
+            list of ``(style, weight)``. Styles on the same network mix in condition space
+            (their ``gamma``/``beta`` vectors are averaged by weight, so the mix is a style of
+            its own that still adapts to each image); styles with different networks (an
+            imported checkpoint) mix their outputs.
+        strength: 0 leaves the image untouched, 1 applies the style, up to 1.5
+            extrapolates; the output is ``x + strength * (style(x) - x)``.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         exact: evaluate the network for every pixel of 8-bit images too, instead of
             through a baked 3D LUT (16-bit and float images are always exact).
@@ -56,32 +109,72 @@ class Retoucher:
 
     def __init__(
         self,
-        style: str | Style = DEFAULT_STYLE,
+        style: StyleSpec = DEFAULT_STYLE,
         *,
+        strength: float = 1.0,
         device: str = "auto",
         exact: bool = False,
         chunk_pixels: int = CHUNK_PIXELS,
     ) -> None:
-        self.style = style if isinstance(style, Style) else load_style(style)
+        if not 0.0 <= strength <= MAX_STRENGTH:
+            raise UsageError(f"strength must be between 0 and {MAX_STRENGTH}, got {strength:g}")
+        self.mix = _normalise(style)
+        self.strength = strength
         self.exact = exact
         self.device = resolve_device(device)
         self.chunk_pixels = chunk_pixels
-        state = self.style.network if self.style.network is not None else load_shared_network()
-        self.net = build_network(state, str(self.style.info.path)).to(self.device)
-        self.gamma = torch.from_numpy(np.array(self.style.gamma, np.float32)).to(self.device)
-        self.beta = torch.from_numpy(np.array(self.style.beta, np.float32)).to(self.device)
+        self.branches: list[_Branch] = []
+        nets: dict[str, _Branch] = {}
+        for s, w in self.mix:
+            gamma = torch.from_numpy(np.array(s.gamma, np.float32)) * w
+            beta = torch.from_numpy(np.array(s.beta, np.float32)) * w
+            if s.network_sha256 in nets:
+                branch = nets[s.network_sha256]
+                branch.gamma, branch.beta, branch.weight = branch.gamma + gamma, branch.beta + beta, branch.weight + w
+                continue
+            state = s.network if s.network is not None else load_shared_network()
+            net = build_network(state, str(s.info.path)).to(self.device)
+            nets[s.network_sha256] = _Branch(net, gamma, beta, w)
+        for branch in nets.values():
+            # Averages within the branch: the branch's vectors were summed with global weights.
+            branch.gamma = (branch.gamma / branch.weight).to(self.device)
+            branch.beta = (branch.beta / branch.weight).to(self.device)
+            self.branches.append(branch)
+
+    @property
+    def name(self) -> str:
+        """The style as given on the command line: ``expertC`` or ``a:0.7,b:0.3``."""
+        if len(self.mix) == 1:
+            return self.mix[0][0].name
+        return ",".join(f"{s.name}:{w:.3g}" for s, w in self.mix)
+
+    @property
+    def network_sha256(self) -> str:
+        return "+".join(sorted({s.network_sha256[:16] for s, _ in self.mix}))
 
     @torch.no_grad()
-    def condition(self, image: np.ndarray) -> torch.Tensor:
+    def condition(self, image: np.ndarray, net: CSRNet | None = None) -> torch.Tensor:
         """Condition vector ``(1, 32)`` of an ``(H, W, 3)`` image, from its thumbnail."""
         thumb = torch.from_numpy(np.ascontiguousarray(thumbnail(image).transpose(2, 0, 1)))[None]
-        return self.net.condition(thumb.to(self.device))
+        return (net or self.branches[0].net).condition(thumb.to(self.device))
 
     @torch.no_grad()
-    def color_function(self, image: np.ndarray) -> ColorFunction:
-        """The folded per-pixel colour function this style applies to ``image``."""
-        mod = self.net.modulation(self.condition(image), self.gamma, self.beta)
-        return fold(self.net, mod)
+    def color_function(self, image: np.ndarray) -> TorchPixelFunction:
+        """The per-pixel colour function, ``(N, 3) -> (N, 3)`` on the device, for ``image``."""
+        parts = []
+        for b in self.branches:
+            mod = b.net.modulation(self.condition(image, b.net), b.gamma, b.beta)
+            parts.append((fold(b.net, mod), b.weight))
+        strength = self.strength
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            if len(parts) == 1 and strength == 1.0:
+                return parts[0][0](x)
+            # Blend what each style would show, i.e. its output clipped to the gamut.
+            y = sum(f(x).clamp_(0.0, 1.0) * w for f, w in parts)
+            return y if strength == 1.0 else x + strength * (y - x)
+
+        return fn
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -96,6 +189,6 @@ class Retoucher:
         return apply_tiled(image, run, self.chunk_pixels)
 
 
-def retouch(image: np.ndarray, style: str | Style = DEFAULT_STYLE, *, device: str = "auto", exact: bool = False) -> np.ndarray:
-    """Retouch one image array; see ``Retoucher``."""
-    return Retoucher(style, device=device, exact=exact)(image)
+def retouch(image: np.ndarray, style: StyleSpec = DEFAULT_STYLE, **kwargs: object) -> np.ndarray:
+    """Retouch one image array; ``kwargs`` as for ``Retoucher``."""
+    return Retoucher(style, **kwargs)(image)  # type: ignore[arg-type]
