@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+import numpy as np
+
 from csrtouch.errors import CsrtouchError, EncodeError, UsageError
 
 if TYPE_CHECKING:
@@ -165,6 +167,12 @@ def retouch_file(
     from csrtouch.io import decode, encode
 
     image = decode(job.input)
+    if bit_depth == 16 and image.bit_depth == 8:
+        # Retouch at 16 bits, not 8 bits widened afterwards: the style's output has more
+        # precision than its 8-bit input (and 16-bit takes the exact path, not the LUT).
+        image.pixels = image.pixels.astype(np.uint16) * np.uint16(257)
+        if image.alpha is not None:
+            image.alpha = image.alpha.astype(np.uint16) * np.uint16(257)
     image.pixels = retoucher(image.pixels)
     encode(
         image,

@@ -149,3 +149,12 @@ def test_apply_exact_matches_paper_random_weights(tmp_path, coffee):
 def test_apply_exact_matches_paper_released_checkpoint(tmp_path, shared, astronaut):
     image16 = (astronaut[:300, :401].astype(np.uint16) * 257) ^ np.uint16(0x33)
     _paper_parity(tmp_path, shared / "reference" / "csrnet-official-expertC.pth", image16)
+
+
+def test_8bit_to_16bit_output_is_retouched_at_16_bits(folder, tmp_path):
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["apply", "--format", "tiff", "--bit-depth", "16", str(folder / "a.png"), str(out)])
+    assert result.exit_code == 0, result.output
+    image = cv2.imread(str(out / "a.tif"), cv2.IMREAD_UNCHANGED)
+    assert image.dtype == np.uint16
+    assert (image % 257 != 0).mean() > 0.5, "16-bit output holds only widened 8-bit values"

@@ -1,0 +1,171 @@
+"""Throughput, memory and start-up of csrtouch against the paper's own forward pass.
+
+    python bench/throughput.py [--images 8] [--skip-paper] [--skip-50mp]
+
+Prints, all measured in this run on this machine:
+- end to end: `csrtouch apply` on a folder of generated 12 MP JPEGs (decode, model,
+  encode, metadata), median MP/s over the images, and the per-stage split (median s);
+- the exact path (`--exact`, and 16-bit TIFF) in MP/s;
+- the paper's full-resolution forward pass (original architecture; the released
+  checkpoint when ../shared is present, else random weights of the same shape: the cost
+  is the same) on one 12 MP image: seconds and peak RSS; and the ratio csrtouch/paper;
+- peak RSS of `csrtouch apply` on one 12 MP and one 50 MP (8660x5773) JPEG;
+- `csrtouch --help` and `csrtouch list-styles` wall time (median of 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CSRTOUCH_SHARED", ROOT.parent / "shared"))
+CHECKPOINT = SHARED / "reference" / "csrnet-official-expertC.pth"
+
+
+def make_photo(width: int, height: int, seed: int) -> np.ndarray:
+    """A photo-like RGB uint8 frame: an example photo upscaled, with grain."""
+    examples = sorted((ROOT / "examples").glob("*.png")) + sorted((ROOT / "examples").glob("*.jpg"))
+    base = cv2.imread(str(examples[seed % len(examples)]))
+    big = cv2.resize(base, (width, height), interpolation=cv2.INTER_CUBIC)
+    noise = np.random.default_rng(seed).normal(0, 4, (height, width, 1)).astype(np.float32)
+    return np.clip(big + noise, 0, 255).astype(np.uint8)
+
+
+def peak_rss_of(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a child process."""
+    code = (
+        "import resource, subprocess, sys, time, json;"
+        "t = time.perf_counter(); r = subprocess.run(sys.argv[1:]);"
+        "print(json.dumps([r.returncode, time.perf_counter() - t,"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, check=True)
+    rc, seconds, kb = json.loads(out.stdout.strip().splitlines()[-1])
+    if rc != 0:
+        raise RuntimeError(f"{cmd} failed: {out.stderr[-2000:]}")
+    return seconds, kb / 1024**2
+
+
+def median_wall(cmd: list[str], runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def stage_split(paths: list[Path], out: Path, exact: bool) -> dict[str, float]:
+    """Median seconds per stage over ``paths``, in this process."""
+    from csrtouch.engine import Retoucher
+    from csrtouch.io import decode, encode
+
+    retoucher = Retoucher("expertC", device="cpu", exact=exact)
+    stages: dict[str, list[float]] = {"decode": [], "condition": [], "apply": [], "encode": []}
+    for p in paths:
+        t0 = time.perf_counter()
+        image = decode(p)
+        t1 = time.perf_counter()
+        retoucher.color_function(image.pixels)
+        t2 = time.perf_counter()
+        image.pixels = retoucher(image.pixels)  # condition again + apply
+        t3 = time.perf_counter()
+        encode(image, out / p.name, software="bench")
+        t4 = time.perf_counter()
+        stages["decode"].append(t1 - t0)
+        stages["condition"].append(t2 - t1)
+        stages["apply"].append((t3 - t2) - (t2 - t1))
+        stages["encode"].append(t4 - t3)
+    return {k: statistics.median(v) for k, v in stages.items()}
+
+
+def paper_forward(path: Path) -> None:
+    """Child process: the paper's forward pass on one image at full resolution."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from paper_csrnet import PaperCSRNet
+
+    net = PaperCSRNet().eval()
+    if CHECKPOINT.is_file():
+        net.load_state_dict(torch.load(CHECKPOINT, map_location="cpu", weights_only=True))
+    image = cv2.imread(str(path))[..., ::-1]
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        y = net(x)
+    out = (y[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    cv2.imwrite(str(path.with_suffix(".paper.jpg")), out[..., ::-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--skip-paper", action="store_true")
+    parser.add_argument("--skip-50mp", action="store_true")
+    parser.add_argument("--paper-forward", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.paper_forward:
+        return paper_forward(args.paper_forward)
+
+    # The installed console script, as users run it (not the source tree on the CWD).
+    csrtouch = [str(Path(sys.executable).with_name("csrtouch"))]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = tmp / "in"
+        src.mkdir()
+        w, h = 4000, 3000
+        mp = w * h / 1e6
+        paths = []
+        for i in range(args.images):
+            p = src / f"img{i:02d}.jpg"
+            cv2.imwrite(str(p), make_photo(w, h, i), [cv2.IMWRITE_JPEG_QUALITY, 92])
+            paths.append(p)
+        print(f"# csrtouch throughput, {args.images} x {mp:.0f} MP JPEG, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}")
+
+        results = {}
+        for label, extra in (("jpeg->jpeg (LUT)", []), ("jpeg->jpeg --exact", ["--exact"]), ("jpeg->tiff16", ["--format", "tiff", "--bit-depth", "16"])):
+            out = tmp / f"out-{len(results)}"
+            seconds, rss = peak_rss_of([*csrtouch, "apply", "-q", *extra, str(src), str(out)])
+            results[label] = (args.images * mp / seconds, seconds / args.images, rss)
+            print(f"{label:22s} {args.images * mp / seconds:6.1f} MP/s  {seconds / args.images:6.2f} s/image  peak RSS {rss:.2f} GB  (whole command, incl. start-up)")
+
+        split = stage_split(paths[: min(4, len(paths))], tmp / "split", exact=False)
+        print("stages, LUT path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
+        split = stage_split(paths[: min(2, len(paths))], tmp / "split-exact", exact=True)
+        print("stages, exact path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
+
+        if not args.skip_paper:
+            weights = "released checkpoint" if CHECKPOINT.is_file() else "random weights (no ../shared)"
+            seconds, rss = peak_rss_of([sys.executable, __file__, "--paper-forward", str(paths[0])])
+            ours = results["jpeg->jpeg (LUT)"][1]
+            print(f"paper forward pass ({weights}), one 12 MP image: {seconds:.2f} s (incl. decode/encode), peak RSS {rss:.2f} GB")
+            print(f"ratio, csrtouch end to end vs paper: {seconds / ours:.1f}x faster (LUT), "
+                  f"{seconds / results['jpeg->jpeg --exact'][1]:.1f}x (exact)")
+
+        if not args.skip_50mp:
+            big = tmp / "big"
+            big.mkdir()
+            cv2.imwrite(str(big / "50mp.jpg"), make_photo(8660, 5773, 1), [cv2.IMWRITE_JPEG_QUALITY, 92])
+            for label, extra in (("LUT", []), ("exact 16-bit TIFF", ["--format", "tiff", "--bit-depth", "16"])):
+                seconds, rss = peak_rss_of([*csrtouch, "apply", "-q", *extra, str(big), str(tmp / f"big-out-{label[:3]}")])
+                print(f"50 MP (8660x5773) {label}: {seconds:.2f} s, peak RSS {rss:.2f} GB")
+            _, rss12 = peak_rss_of([*csrtouch, "apply", "-q", str(paths[0]), str(tmp / "one")])
+            print(f"12 MP single image LUT: peak RSS {rss12:.2f} GB")
+
+        print(f"csrtouch --help: {median_wall([*csrtouch, '--help']):.3f} s (median of 5)")
+        print(f"csrtouch list-styles: {median_wall([*csrtouch, 'list-styles']):.3f} s (median of 5)")
+
+
+if __name__ == "__main__":
+    main()
