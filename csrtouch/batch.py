@@ -112,46 +112,85 @@ def run_batch(
     overwrite: bool = False,
     on_result: Callable[[Result], None] | None = None,
     reraise: bool = False,
+    workers: int = 1,
 ) -> list[Result]:
-    """Run ``process`` on every job and collect a result per job.
+    """Run ``process`` on every job and collect a result per job, in job order.
 
     Args:
         jobs: from ``plan``.
         process: reads ``job.input`` and writes ``job.output`` atomically.
         overwrite: redo jobs whose output exists (default: skip them, so re-running a
             batch finishes what an interrupted one left).
-        on_result: called after each job, e.g. to advance a progress bar.
+        on_result: called in the calling thread after each job, e.g. to advance a
+            progress bar.
         reraise: re-raise unexpected exceptions (bugs) instead of recording them as a
             failure of that file.
+        workers: threads running ``process``. Decoding, the network and encoding all
+            release the GIL, so threads overlap one file's decode with another's compute.
+
+    Raises:
+        EncodeError: the disk is full or read-only: every later file would fail too.
     """
-    results = []
-    for job in jobs:
+
+    def one(job: Job) -> Result:
         start = time.perf_counter()
         if job.output.exists() and not overwrite:
-            result = Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)")
-        else:
-            try:
-                process(job)
-                result = Result(job.input, job.output, OK)
-            except EncodeError as e:
-                result = Result(job.input, job.output, FAILED, str(e))
-                if isinstance(e.__cause__, OSError) and e.__cause__.errno in _FATAL_ERRNOS:
-                    results.append(result)
-                    if on_result:
-                        on_result(result)
-                    raise
-            except CsrtouchError as e:
-                result = Result(job.input, job.output, FAILED, str(e))
-            except Exception as e:
-                if reraise:
-                    raise
-                message = f"{job.input}: unexpected {type(e).__name__}: {e} (please report; --traceback shows where)"
-                result = Result(job.input, job.output, FAILED, message)
-        result = Result(result.input, result.output, result.status, result.error, time.perf_counter() - start)
+            return Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)")
+        try:
+            process(job)
+            status, error = OK, None
+        except CsrtouchError as e:
+            if isinstance(e, EncodeError) and isinstance(e.__cause__, OSError) and e.__cause__.errno in _FATAL_ERRNOS:
+                raise
+            status, error = FAILED, str(e)
+        except Exception as e:
+            if reraise:
+                raise
+            status, error = FAILED, f"{job.input}: unexpected {type(e).__name__}: {e} (please report; --traceback shows where)"
+        return Result(job.input, job.output, status, error, time.perf_counter() - start)
+
+    results: list[Result] = []
+
+    def record(result: Result) -> None:
         results.append(result)
         if on_result:
             on_result(result)
+
+    if workers <= 1:
+        for job in jobs:
+            try:
+                record(one(job))
+            except EncodeError as e:
+                record(Result(job.input, job.output, FAILED, str(e)))
+                raise
+        return results
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csrtouch")
+    try:
+        # A bounded window of submitted jobs keeps memory at ``2 * workers`` images.
+        pending: list[tuple[Job, object]] = []
+        queue = iter(jobs)
+        for job in queue:
+            pending.append((job, pool.submit(one, job)))
+            if len(pending) >= 2 * workers:
+                _drain(pending, record, keep=workers)
+        _drain(pending, record, keep=0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+def _drain(pending: list, record: Callable[[Result], None], keep: int) -> None:
+    """Record finished jobs from the front of ``pending`` until ``keep`` remain."""
+    while len(pending) > keep:
+        job, future = pending.pop(0)
+        try:
+            record(future.result())
+        except EncodeError as e:
+            record(Result(job.input, job.output, FAILED, str(e)))
+            raise
 
 
 def retouch_file(

@@ -85,3 +85,17 @@ def test_disk_full_stops_the_batch(tmp_path):
     with pytest.raises(EncodeError, match="No space left"):
         run_batch(jobs, full, on_result=seen.append)
     assert len(seen) == 1 and seen[0].status == FAILED
+
+
+def test_workers_keep_job_order_and_record_failures(tmp_path):
+    jobs = [Job(tmp_path / f"{i}.png", tmp_path / "out" / f"{i}.png") for i in range(9)]
+
+    def process(job: Job) -> None:
+        if job.input.name == "4.png":
+            raise DecodeError("bad", job.input)
+        _touch(job.output)
+
+    seen = []
+    results = run_batch(jobs, process, workers=3, on_result=seen.append)
+    assert [r.input for r in results] == [j.input for j in jobs] and seen == results
+    assert [r.status for r in results].count(FAILED) == 1 and results[4].status == FAILED

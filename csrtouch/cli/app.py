@@ -84,6 +84,7 @@ def apply(
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
     bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+    n_jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Files in flight at once (default: the CPU count).")] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     traceback: TracebackOpt = False,
@@ -110,6 +111,13 @@ def apply(
         jobs, failed = plan(inputs, out_dir, format=format)
         if not jobs and not failed:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+        import os
+
+        import torch
+
+        workers = n_jobs or os.cpu_count() or 1
+        # torch threads x workers <= cores: oversubscribed threads slow everything down.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
         retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
@@ -134,6 +142,7 @@ def apply(
                 overwrite=overwrite,
                 on_result=on_result,
                 reraise=traceback,
+                workers=min(workers, len(jobs)) or 1,
             )
         counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED)}
         if not quiet:
