@@ -233,6 +233,42 @@ def remove(
         _stderr().print(f"removed style [bold]{name}[/] ({info.path})")
 
 
+@app.command("export-lut")
+def export_lut(
+    out: Annotated[Path, typer.Argument(help="The .cube file to write.")],
+    style: Annotated[str, typer.Option("--style", "-s", help="Style name, style file, or mix.")] = DEFAULT_STYLE,
+    image: Annotated[Optional[Path], typer.Option(help="Reference photo the look adapts to (default: the style's average look).")] = None,
+    size: Annotated[int, typer.Option(help="Grid points per axis: 17, 33 or 65.")] = 33,
+    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
+    hald: Annotated[Optional[Path], typer.Option(help="Also write a 16-bit Hald CLUT PNG (level 8, 64^3).")] = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Export the look as a 3D LUT for Lightroom, Resolve, darktable or ffmpeg (lut3d)."""
+    with _errors(traceback):
+        from csrtouch.errors import UsageError
+
+        if size not in (17, 33, 65):
+            raise UsageError(f"--size must be one of 17, 33, 65, got {size}")
+        import torch
+
+        from csrtouch.engine import Retoucher
+        from csrtouch.engine.lut import bake
+        from csrtouch.export import write_cube, write_hald
+        from csrtouch.io import decode
+
+        retoucher = Retoucher(style, strength=strength, device="cpu")
+        fn = retoucher.color_function(None if image is None else decode(image).pixels)
+
+        def run(pixels):
+            return fn(torch.from_numpy(pixels)).numpy()
+
+        reference = image.name if image else "average look"
+        write_cube(out, bake(run, size), f"csrtouch {__version__} {retoucher.name} strength {strength:g} ({reference})")
+        if hald is not None:
+            write_hald(hald, bake(run, 64))
+        _stderr().print(f"wrote {out}" + (f" and {hald}" if hald else "") + f" [style {retoucher.name}, {reference}]")
+
+
 @app.command()
 def train(
     data: Annotated[Path, typer.Argument(help="Folder with input/ and an expert folder of matching photos.")],

@@ -15,6 +15,7 @@ from csrtouch.engine.tiles import CHUNK_PIXELS, apply_tiled
 from csrtouch.errors import UsageError, WeightsError
 from csrtouch.model import CSRNet
 from csrtouch.styles import Style, load_shared_network, load_style
+from csrtouch.styles.registry import shared_network_info
 
 DEFAULT_STYLE = "expertC"
 MAX_STRENGTH = 1.5
@@ -88,6 +89,8 @@ class _Branch:
     gamma: torch.Tensor
     beta: torch.Tensor
     weight: float
+    #: Condition of the network's average training input, when known: the look without an image.
+    mean_condition: torch.Tensor | None = None
 
 
 class Retoucher:
@@ -134,7 +137,9 @@ class Retoucher:
                 continue
             state = s.network if s.network is not None else load_shared_network()
             net = build_network(state, str(s.info.path)).to(self.device)
-            nets[s.network_sha256] = _Branch(net, gamma, beta, w)
+            mean = shared_network_info().get("mean_condition") if s.network is None else None
+            mean = None if mean is None else torch.tensor([mean], dtype=torch.float32, device=self.device)
+            nets[s.network_sha256] = _Branch(net, gamma, beta, w, mean)
         for branch in nets.values():
             # Averages within the branch: the branch's vectors were summed with global weights.
             branch.gamma = (branch.gamma / branch.weight).to(self.device)
@@ -159,11 +164,19 @@ class Retoucher:
         return (net or self.branches[0].net).condition(thumb.to(self.device))
 
     @torch.no_grad()
-    def color_function(self, image: np.ndarray) -> TorchPixelFunction:
-        """The per-pixel colour function, ``(N, 3) -> (N, 3)`` on the device, for ``image``."""
+    def color_function(self, image: np.ndarray | None = None) -> TorchPixelFunction:
+        """The per-pixel colour function, ``(N, 3) -> (N, 3)`` on the device, for ``image``;
+        without an image, the style's average look (the condition of its average training
+        input)."""
         parts = []
         for b in self.branches:
-            mod = b.net.modulation(self.condition(image, b.net), b.gamma, b.beta)
+            if image is not None:
+                cond = self.condition(image, b.net)
+            elif b.mean_condition is not None:
+                cond = b.mean_condition
+            else:
+                raise UsageError(f"style {self.name!r} has no average look recorded; give a reference image")
+            mod = b.net.modulation(cond, b.gamma, b.beta)
             parts.append((fold(b.net, mod), b.weight))
         strength = self.strength
 

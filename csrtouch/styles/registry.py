@@ -172,6 +172,12 @@ def shared_network_sha256() -> str:
     return files.read_meta(shared_network_path())["tensors_sha256"]
 
 
+def shared_network_info() -> dict[str, Any]:
+    """Provenance of the shared network (training data, recipe, metrics, mean condition)."""
+    meta = files.read_meta(shared_network_path())
+    return json.loads(meta["info"]) if "info" in meta else {}
+
+
 def load_shared_network() -> dict[str, np.ndarray]:
     tensors, _ = files.read(shared_network_path())
     return tensors

@@ -87,6 +87,7 @@ def train_and_save(
         **kwargs,
     )
     info["seconds"] = round(time.perf_counter() - started, 1)
+    info["mean_condition"] = _mean_condition(result.state_dict, pairs)
     info["final_loss"] = round(result.final_loss, 5)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     state = {k: v.detach().numpy() for k, v in result.state_dict.items()}
@@ -112,6 +113,19 @@ def train_and_save(
     )
     lines.append(f"trained {result.iterations} steps in {info['seconds']} s; wrote {network} and {style}")
     return lines
+
+
+def _mean_condition(state: dict[str, torch.Tensor], pairs: list) -> list[float]:
+    """The condition of the average training input: a style's look without an image
+    (``export-lut`` with no reference image)."""
+    from csrtouch.engine.thumbnail import thumbnail
+    from csrtouch.model import CSRNet
+
+    net = CSRNet().eval()
+    net.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        conds = [net.condition(torch.from_numpy(thumbnail(p.source)).permute(2, 0, 1)[None]) for p in pairs]
+    return [round(float(v), 6) for v in torch.cat(conds).mean(0)]
 
 
 def _default(name: str) -> object:
