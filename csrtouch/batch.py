@@ -45,6 +45,8 @@ class Result:
     status: str
     error: str | None = None
     seconds: float = 0.0
+    #: Problems that did not stop the file (e.g. an all-black RAW, a profile left as is).
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +55,7 @@ class Result:
             "status": self.status,
             "error": self.error,
             "seconds": round(self.seconds, 4),
+            "warnings": list(self.warnings),
         }
 
 
@@ -69,7 +72,8 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
     Raises:
         UsageError: the output folder is an input or inside an input folder.
     """
-    from csrtouch.io import SUPPORTED_SUFFIXES, output_suffix
+    from csrtouch.io import SUPPORTED_SUFFIXES, default_output_format, output_suffix
+    from csrtouch.io.formats import READ_ONLY_SUFFIXES
 
     out_dir = Path(out_dir)
     out_resolved = out_dir.resolve()
@@ -81,6 +85,9 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
         dest = out_dir / rel
         if format is not None:
             dest = dest.with_suffix(output_suffix(format))
+        elif src.suffix.lower() in READ_ONLY_SUFFIXES:
+            # RAW and HEIC cannot be written back: their default output format.
+            dest = dest.with_suffix(output_suffix(default_output_format(src)))
         key = dest.resolve()
         if key == src.resolve():
             raise UsageError(f"output {dest} would overwrite its input")
@@ -107,7 +114,7 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
 
 def run_batch(
     jobs: list[Job],
-    process: Callable[[Job], None],
+    process: Callable[[Job], Iterable[str] | None],
     *,
     overwrite: bool = False,
     on_result: Callable[[Result], None] | None = None,
@@ -118,7 +125,8 @@ def run_batch(
 
     Args:
         jobs: from ``plan``.
-        process: reads ``job.input`` and writes ``job.output`` atomically.
+        process: reads ``job.input`` and writes ``job.output`` atomically; may return
+            warnings about the file.
         overwrite: redo jobs whose output exists (default: skip them, so re-running a
             batch finishes what an interrupted one left).
         on_result: called in the calling thread after each job, e.g. to advance a
@@ -136,8 +144,9 @@ def run_batch(
         start = time.perf_counter()
         if job.output.exists() and not overwrite:
             return Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)")
+        warnings: tuple[str, ...] = ()
         try:
-            process(job)
+            warnings = tuple(process(job) or ())
             status, error = OK, None
         except CsrtouchError as e:
             if isinstance(e, EncodeError) and isinstance(e.__cause__, OSError) and e.__cause__.errno in _FATAL_ERRNOS:
@@ -147,7 +156,7 @@ def run_batch(
             if reraise:
                 raise
             status, error = FAILED, f"{job.input}: unexpected {type(e).__name__}: {e} (please report; --traceback shows where)"
-        return Result(job.input, job.output, status, error, time.perf_counter() - start)
+        return Result(job.input, job.output, status, error, time.perf_counter() - start, warnings)
 
     results: list[Result] = []
 
@@ -200,8 +209,12 @@ def retouch_file(
     format: str | None = None,
     quality: int = 95,
     bit_depth: int | None = None,
-) -> None:
-    """Decode ``job.input``, retouch it, and write ``job.output`` atomically with its metadata."""
+) -> list[str]:
+    """Decode ``job.input``, retouch it, and write ``job.output`` atomically with its metadata.
+
+    Returns:
+        Warnings about the input that did not stop it.
+    """
     from csrtouch import __version__
     from csrtouch.io import decode, encode
 
@@ -225,3 +238,4 @@ def retouch_file(
             f"network={retoucher.network_sha256}"
         ),
     )
+    return list(image.warnings)

@@ -1,4 +1,7 @@
-"""Tests of csrtouch.io: JPEG, PNG and TIFF in and out, 8 and 16 bit, metadata kept."""
+"""Tests of csrtouch.io: JPEG, PNG and TIFF in and out, 8 and 16 bit, metadata kept.
+
+WebP and HEIF are tested in test_io_formats.py, RAW in test_io_raw.py, colour profiles in
+test_io_colour.py, hostile bytes in test_io_fuzz.py."""
 
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ XMP = (
     b'<?xpacket end="w"?>'
 )
 SUFFIX = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif"}
+NOT_AN_IMAGE = "not an image csrtouch reads (JPEG, PNG, TIFF, WebP, HEIC/HEIF or camera RAW)"
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -134,16 +138,20 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_supported_suffixes_and_output_suffix() -> None:
-    assert SUPPORTED_SUFFIXES == {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
-    assert [output_suffix(f) for f in ("jpeg", "png", "tiff", "JPG", "tif")] == [
+    readable = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".dng"}
+    assert readable <= SUPPORTED_SUFFIXES
+    assert [output_suffix(f) for f in ("jpeg", "png", "tiff", "JPG", "tif", "webp")] == [
         ".jpg",
         ".png",
         ".tif",
         ".jpg",
         ".tif",
+        ".webp",
     ]
-    with pytest.raises(UsageError, match="unknown image format 'webp'; expected one of"):
-        output_suffix("webp")
+    with pytest.raises(UsageError, match="unknown image format 'gif'; expected one of"):
+        output_suffix("gif")
+    with pytest.raises(UsageError, match="csrtouch reads dng but cannot write it; write one of"):
+        output_suffix("dng")
 
 
 def test_image_checks_its_arrays() -> None:
@@ -383,7 +391,7 @@ def test_usage_errors(tmp_path: Path) -> None:
         encode_bytes(image16, format="png", bit_depth=12)
     with pytest.raises(UsageError, match="unknown image format 'gif'"):
         encode_bytes(image16, format="gif")
-    with pytest.raises(UsageError, match="JPEG quality must be between 1 and 100; got 0"):
+    with pytest.raises(UsageError, match=r"quality \(JPEG, WebP\) must be between 1 and 100"):
         encode_bytes(make_image(), format="jpeg", quality=0)
     with pytest.raises(
         UsageError, match=r"file name ends in \.png but the format asked for is tiff"
@@ -547,7 +555,7 @@ def test_zero_bytes(tmp_path: Path) -> None:
 
 def test_text_file_named_jpg(tmp_path: Path) -> None:
     (tmp_path / "notes.jpg").write_text("shopping list: milk, eggs\n")
-    assert_decode_error(tmp_path / "notes.jpg", "not a JPEG, PNG or TIFF image")
+    assert_decode_error(tmp_path / "notes.jpg", NOT_AN_IMAGE)
 
 
 @pytest.mark.parametrize("depth", [8, 16])
@@ -608,7 +616,7 @@ def test_unsupported_mode() -> None:
 
 def test_other_formats_are_refused() -> None:
     gif = pillow_bytes(PIL.Image.fromarray(random_pixels((4, 4, 3), 8)), "GIF")
-    assert_decode_error(gif, "not a JPEG, PNG or TIFF image")
+    assert_decode_error(gif, NOT_AN_IMAGE)
 
 
 # --- atomic write -------------------------------------------------------------------------

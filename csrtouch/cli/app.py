@@ -151,6 +151,8 @@ def apply(
                 f" -> {out_dir}  [style {retoucher.name}]"
             )
             for r in results:
+                for warning in r.warnings:
+                    err.print(f"  [yellow]warning[/]: {r.input}: {warning}")
                 if r.status == FAILED:
                     err.print(f"  [red]failed[/]: {r.error if str(r.input) in (r.error or '') else f'{r.input}: {r.error}'}")
         if counts[FAILED]:
@@ -162,9 +164,15 @@ def _progress(console, total: int, enabled: bool):
     if not enabled:
         yield lambda result: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(
+    from csrtouch.io.stderr import terminal
+
+    # Decoders silence fd 2 while LibRaw runs in another thread; draw on a stream they never silence.
+    stream = terminal()
+    console = Console(file=stream, highlight=False)
+    with stream, Progress(
         TextColumn("[bold]retouching"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -231,6 +239,38 @@ def remove(
             raise UsageError(f"{name!r} is a built-in style and cannot be removed")
         info.path.unlink()
         _stderr().print(f"removed style [bold]{name}[/] ({info.path})")
+
+
+@app.command()
+def preview(
+    inputs: Annotated[list[Path], typer.Argument(help="Photos (or folders) to show.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The contact sheet PNG to write.")],
+    styles: Annotated[Optional[list[str]], typer.Option("--style", "-s", help="A style or mix; repeat for more columns.")] = None,
+    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
+    height: Annotated[int, typer.Option(min=32, max=2048, help="Row height in pixels.")] = 256,
+    traceback: TracebackOpt = False,
+) -> None:
+    """A labelled before/after contact sheet: a row per photo, a column per style."""
+    with _errors(traceback):
+        from csrtouch.batch import plan
+        from csrtouch.engine import Retoucher
+        from csrtouch.errors import UsageError
+        from csrtouch.io import write_atomic
+        from csrtouch.preview import contact_sheet
+
+        jobs, failed = plan(inputs, out.parent / ".csrtouch-preview")
+        if failed:
+            raise UsageError(failed[0].error or "cannot read input", failed[0].input)
+        if not jobs:
+            raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+        retouchers = [Retoucher(s, strength=strength) for s in (styles or [DEFAULT_STYLE])]
+        sheet = contact_sheet([j.input for j in jobs], retouchers, height=height)
+        import io
+
+        buffer = io.BytesIO()
+        sheet.save(buffer, format="PNG", optimize=True)
+        write_atomic(out, buffer.getvalue())
+        _stderr().print(f"wrote {out}: {len(jobs)} photos x {len(retouchers)} styles")
 
 
 @app.command("export-lut")

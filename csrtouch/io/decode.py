@@ -1,8 +1,17 @@
-"""Reading JPEG, PNG and TIFF files into upright RGB arrays with their metadata."""
+"""Reading image files into upright sRGB arrays with their metadata.
+
+JPEG, PNG, TIFF and WebP are read with Pillow (and OpenCV for 16-bit colour), HEIC/HEIF with
+pillow-heif (:mod:`csrtouch.io.heif`), camera RAWs with LibRaw (:mod:`csrtouch.io.raw`).
+What a file is comes from its first bytes, not its name, except that a TIFF-structured file
+named like a RAW (DNG, NEF, CR2, ARW, ...) is a RAW. Pixels tagged with a colour profile
+other than sRGB are converted to sRGB (:mod:`csrtouch.io.colour`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import struct
 from pathlib import Path
 
@@ -12,8 +21,10 @@ import PIL.Image
 from PIL import TiffImagePlugin, UnidentifiedImageError
 
 from csrtouch.errors import DecodeError
-from csrtouch.io import metadata
+from csrtouch.io import colour, heif, metadata, raw
+from csrtouch.io.formats import RAW_SUFFIXES
 from csrtouch.io.image import Image
+from csrtouch.io.stderr import quiet_stderr
 
 #: Largest image decoded, in pixels (200 MP: above every camera sensor, below what a
 #: decompression bomb needs to exhaust memory; a 200 MP 16-bit RGBA frame is 1.6 GB).
@@ -22,11 +33,15 @@ MAX_PIXELS = 200_000_000
 # Pillow's guard is global: it warns (on stderr) above MAX_IMAGE_PIXELS and refuses above
 # twice that, 179 MP by default. Ours is the limit; Pillow's only has to stay out of its way.
 PIL.Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow logs some complaints about odd TIFFs as errors; with no logging set up, Python would
+# print them on stderr. A handler of its own stops that and still lets them reach any logging
+# the application sets up.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
-_PIL_OPENERS = ["JPEG", "PNG", "TIFF"]
+_PIL_OPENERS = ["JPEG", "PNG", "TIFF", "WEBP"]
 # Pillow's JPEG opener returns an MPO image for multi-picture JPEGs (phones write them).
-_PIL_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff"}
-# How files of each format begin, to tell a damaged file from one of another kind.
+_PIL_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp"}
+# How files of each format begin.
 _SIGNATURES = {
     b"\xff\xd8\xff": "JPEG",
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -35,6 +50,9 @@ _SIGNATURES = {
     b"II+\x00": "TIFF",
     b"MM\x00+": "TIFF",
 }
+_NOT_AN_IMAGE = "not an image csrtouch reads (JPEG, PNG, TIFF, WebP, HEIC/HEIF or camera RAW)"
+_DNG_VERSION = 0xC612
+_NEW_SUBFILE_TYPE = 0x00FE
 
 _TRUNCATED = "file is truncated (the image data ends early)"
 
@@ -44,7 +62,12 @@ _COLOUR_MODES = frozenset({"RGB", "RGBA"})
 
 
 def decode(path: Path | str) -> Image:
-    """Read a JPEG, PNG or TIFF file.
+    """Read a JPEG, PNG, TIFF, WebP, HEIC/HEIF or camera RAW file.
+
+    The pixels are in sRGB (converted from the file's colour profile where it has another;
+    ``Image.from_profile`` says so). Things the user should know that do not stop the
+    decoding (an all-black RAW, a profile that could not be applied) are in
+    ``Image.warnings``.
 
     Raises:
         DecodeError: the file is missing, unreadable, empty, not a supported image,
@@ -62,11 +85,12 @@ def decode(path: Path | str) -> Image:
 
 
 def decode_bytes(data: bytes, name: str = "<stdin>") -> Image:
-    """Decode the bytes of a JPEG, PNG or TIFF file.
+    """Decode the bytes of an image file; as :func:`decode`.
 
     Args:
         data: the whole file.
-        name: what to call it in error messages (a path, or ``<stdin>``).
+        name: what to call it in error messages (a path, or ``<stdin>``). Its suffix tells
+            a RAW from a TIFF where the bytes alone do not.
 
     Raises:
         DecodeError: as :func:`decode`.
@@ -83,6 +107,54 @@ def decode_bytes(data: bytes, name: str = "<stdin>") -> Image:
 
 
 def _decode(data: bytes, name: str) -> Image:
+    kind = _kind(data)
+    named_raw = Path(name).suffix.lower() in RAW_SUFFIXES
+    if kind == "HEIF":
+        image = heif.decode_heif(data, name, MAX_PIXELS)
+    elif kind == "TIFF" and (named_raw or _tiff_looks_raw(data)):
+        try:
+            image = raw.decode_raw(data, name, MAX_PIXELS)
+        except DecodeError as e:
+            if named_raw or e.message != raw.UNSUPPORTED:
+                raise
+            image = _decode_pillow(data, name)  # a TIFF that merely starts with a preview
+    elif kind is None:
+        try:
+            image = raw.decode_raw(data, name, MAX_PIXELS)
+        except DecodeError:
+            # LibRaw guesses at files by their size and content and fails on other files in
+            # assorted ways; only for what looks like a RAW are its words worth passing on.
+            if named_raw or raw.has_raw_signature(data):
+                raise
+            raise DecodeError(_NOT_AN_IMAGE, name) from None
+    else:
+        image = _decode_pillow(data, name)
+    colour.to_srgb(image)
+    return image
+
+
+def _kind(data: bytes) -> str | None:
+    """"JPEG", "PNG", "TIFF", "WEBP" or "HEIF" from the first bytes; None for others."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if heif.is_heif(data):
+        return "HEIF"
+    return next((k for sig, k in _SIGNATURES.items() if data.startswith(sig)), None)
+
+
+def _tiff_looks_raw(data: bytes) -> bool:
+    """Whether a TIFF-structured file is a camera RAW: a DNG, a CR2, or one whose first
+    image is marked as a preview (NEF, ARW, PEF, ... keep the sensor data further on)."""
+    if data[8:10] == b"CR":
+        return True
+    ifd0 = metadata.load_exif(data)
+    if ifd0 is None:
+        return False
+    subfile = ifd0.get(_NEW_SUBFILE_TYPE, 0)
+    return _DNG_VERSION in ifd0 or (isinstance(subfile, int) and bool(subfile & 1))
+
+
+def _decode_pillow(data: bytes, name: str) -> Image:
     pil = _open(data, name)
     width, height = pil.size
     mode = _target_mode(pil, data, name)
@@ -118,6 +190,11 @@ def _decode(data: bytes, name: str) -> Image:
 
     grayscale = mode in _GRAY_MODES
     pixels, alpha = _split(array, grayscale)
+    frames = getattr(pil, "n_frames", 1)
+    warnings = []
+    # Multi-picture JPEGs hold previews and depth maps after the photo: not worth a word.
+    if frames > 1 and fmt != "jpeg":
+        warnings.append(f"the file holds {frames} images (pages or frames); only the first is kept")
     return Image(
         pixels=pixels,
         alpha=alpha,
@@ -126,17 +203,21 @@ def _decode(data: bytes, name: str) -> Image:
         icc_profile=pil.info.get("icc_profile") or None,
         exif=exif or None,
         xmp=_xmp(pil.info.get("xmp")),
+        warnings=warnings,
     )
 
 
 def _open(data: bytes, name: str) -> PIL.Image.Image:
     """Read the header (no pixels yet) and refuse images over :data:`MAX_PIXELS`."""
+    # Pillow's WebP decoder reports a short file as "could not create decoder object".
+    if _kind(data) == "WEBP" and int.from_bytes(data[4:8], "little") + 8 > len(data):
+        raise DecodeError(_TRUNCATED, name)
     try:
         pil = PIL.Image.open(io.BytesIO(data), formats=_PIL_OPENERS)
     except UnidentifiedImageError:
-        kind = next((k for sig, k in _SIGNATURES.items() if data.startswith(sig)), None)
+        kind = _kind(data)
         if kind is None:
-            raise DecodeError("not a JPEG, PNG or TIFF image", name) from None
+            raise DecodeError(_NOT_AN_IMAGE, name) from None
         message = f"corrupt or truncated {kind} file (its header is unreadable)"
         raise DecodeError(message, name) from None
     except PIL.Image.DecompressionBombError:
@@ -174,8 +255,11 @@ def _bits_per_sample(pil: PIL.Image.Image, data: bytes) -> int:
 
 
 def _pillow_pixels(pil: PIL.Image.Image, mode: str, name: str) -> np.ndarray:
+    # Pillow decodes compressed TIFFs with libtiff, which complains on stderr.
+    tiff = isinstance(pil, TiffImagePlugin.TiffImageFile)
     try:
-        pil.load()
+        with quiet_stderr() if tiff else contextlib.nullcontext():
+            pil.load()
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise DecodeError(_corrupt_message(e), name) from e
     if pil.mode != mode:
@@ -190,7 +274,8 @@ def _cv2_pixels(pil: PIL.Image.Image, data: bytes, mode: str, name: str) -> np.n
     if _truncated(pil, data):
         raise DecodeError(_TRUNCATED, name)
     # IMREAD_UNCHANGED keeps 16 bits and alpha.
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with quiet_stderr():
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise DecodeError("corrupt or truncated image data", name)
     channels = 4 if mode in ("RGBA", "LA") else 3  # OpenCV expands gray+alpha to BGRA

@@ -1,4 +1,4 @@
-"""Writing images as JPEG, PNG or TIFF with their metadata."""
+"""Writing images as JPEG, PNG, TIFF or WebP with their metadata."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ import numpy as np
 import PIL.Image
 
 from csrtouch.errors import EncodeError, UsageError
-from csrtouch.io import metadata, png, tiff
+from csrtouch.io import colour, metadata, png, tiff
 from csrtouch.io.atomic import write_atomic
-from csrtouch.io.formats import BIT_DEPTHS, check_bit_depth, check_format, format_of_suffix
+from csrtouch.io.formats import (
+    BIT_DEPTHS,
+    READ_ONLY_SUFFIXES,
+    check_bit_depth,
+    check_format,
+    default_output_format,
+    format_of_suffix,
+    output_suffix,
+)
 from csrtouch.io.image import Image
 
 
@@ -32,9 +40,10 @@ def encode(
     Args:
         image: what to write.
         path: where; parent folders are created.
-        format: "jpeg", "png" or "tiff". By default the format ``path``'s suffix names,
-            else the image's own.
-        quality: JPEG quality, 1-100.
+        format: "jpeg", "png", "tiff" or "webp". By default the format ``path``'s suffix
+            names, else :func:`~csrtouch.io.default_output_format`'s for the image (its own,
+            or TIFF for a RAW or HEIF).
+        quality: JPEG and WebP quality, 1-100.
         bit_depth: 8 or 16. By default the image's own where the format can store it, else
             the format's (a 16-bit image goes to JPEG as 8-bit).
         software: recorded as EXIF Software (0x0131), e.g. the csrtouch version and style.
@@ -42,14 +51,23 @@ def encode(
             other characters are written as "?".
 
     Raises:
-        UsageError: an unknown format, a format that ``path``'s suffix contradicts, a bit
-            depth the format cannot store (16-bit JPEG), or a quality outside 1-100.
+        UsageError: an unknown format, a format that ``path``'s suffix contradicts, a
+            ``path`` named like a format csrtouch only reads (``.dng``, ``.heic``) with no
+            format given, a bit depth the format cannot store (16-bit JPEG), or a quality
+            outside 1-100.
         EncodeError: the image cannot be encoded or the file cannot be written.
     """
     path = Path(path)
     named = format_of_suffix(path)
     if format is None:
-        format = named or image.format
+        if named is None and path.suffix.lower() in READ_ONLY_SUFFIXES:
+            default = default_output_format(image)
+            raise UsageError(
+                f"csrtouch cannot write {path.suffix} files; name the output "
+                f"{path.with_suffix(output_suffix(default)).name} or give a format",
+                path,
+            )
+        format = named or default_output_format(image)
     elif named is not None and named != check_format(format):
         raise UsageError(
             f"the file name ends in {path.suffix} but the format asked for is {format}", path
@@ -79,10 +97,12 @@ def encode_bytes(
 ) -> bytes:
     """Encode ``image`` as the bytes of a file in ``format``; arguments as :func:`encode`.
 
-    The ICC profile, EXIF and XMP go wherever the format carries them. Alpha is written to
-    PNG and TIFF and dropped from JPEG. A grayscale image is written as grayscale (its luma,
-    which is exact while the three channels are equal), except that grayscale with alpha
-    goes to PNG and TIFF as RGBA, since OpenCV writes only 1, 3 or 4 channels.
+    The ICC profile, EXIF and XMP go wherever the format carries them; pixels that decode
+    converted out of the profile into sRGB are converted back into it. Alpha is written to
+    PNG, TIFF and WebP and dropped from JPEG. A grayscale image is written as grayscale (its
+    luma, which is exact while the three channels are equal), except that grayscale with
+    alpha goes to PNG and TIFF as RGBA, since OpenCV writes only 1, 3 or 4 channels, and
+    WebP, which has no grayscale, gets RGB. WebP is lossy, at ``quality``.
 
     Raises:
         UsageError: as :func:`encode`.
@@ -94,8 +114,9 @@ def encode_bytes(
         depth = image.bit_depth if image.bit_depth in BIT_DEPTHS[fmt] else max(BIT_DEPTHS[fmt])
     check_bit_depth(fmt, depth)
     if not 1 <= quality <= 100:
-        raise UsageError(f"JPEG quality must be between 1 and 100; got {quality}")
-    pixels = _to_depth(image.pixels, depth)
+        raise UsageError(f"quality (JPEG, WebP) must be between 1 and 100; got {quality}")
+    # Back into the file's colour space at the image's own depth, before any rounding to 8.
+    pixels = _to_depth(colour.from_srgb(image), depth)
     alpha = None if image.alpha is None else _to_depth(image.alpha, depth)
     stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
     exif = metadata.stamp(image.exif, {k: v for k, v in stamps.items() if v is not None})
@@ -103,6 +124,8 @@ def encode_bytes(
         with metadata.quiet_pillow():
             if fmt == "jpeg":
                 return _jpeg(pixels, image.grayscale, quality, image.icc_profile, exif, image.xmp)
+            if fmt == "webp":
+                return _webp(pixels, alpha, quality, image.icc_profile, exif, image.xmp)
             planes = _opencv_planes(pixels, alpha, image.grayscale)
             if fmt == "png":
                 return png.add_metadata(
@@ -148,6 +171,23 @@ def _jpeg(
     out = io.BytesIO()
     PIL.Image.fromarray(array).save(
         out, "JPEG", quality=quality, **{k: v for k, v in extra.items() if v}
+    )
+    return out.getvalue()
+
+
+def _webp(
+    pixels: np.ndarray,
+    alpha: np.ndarray | None,
+    quality: int,
+    icc_profile: bytes | None,
+    exif: bytes | None,
+    xmp: bytes | None,
+) -> bytes:
+    array = pixels if alpha is None else np.dstack([pixels, alpha])
+    extra: dict[str, Any] = {"icc_profile": icc_profile, "exif": exif, "xmp": xmp}
+    out = io.BytesIO()
+    PIL.Image.fromarray(array).save(
+        out, "WEBP", quality=quality, **{k: v for k, v in extra.items() if v}
     )
     return out.getvalue()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,13 +16,20 @@ class Image:
             C-contiguous.
         alpha: ``(H, W)`` with the dtype of ``pixels``, or None. The retoucher passes it
             through untouched.
-        format: the format it was read from: "jpeg", "png" or "tiff".
+        format: the format it was read from: "jpeg", "png", "tiff", "webp", "heif" or
+            "raw" (a camera RAW, rendered to 16-bit sRGB).
         grayscale: the input was single-channel; ``pixels`` holds it replicated to three
             channels and encode writes it back as grayscale.
-        icc_profile: the embedded ICC profile.
+        icc_profile: the embedded ICC profile: the colour space the file is written in.
         exif: the EXIF block as JPEG's APP1 and Pillow carry it (``b"Exif\0\0"``, a TIFF
             header, then the IFDs), with Orientation reset to 1 if decode rotated the pixels.
         xmp: the XMP packet.
+        from_profile: ``pixels`` were converted from ``icc_profile`` to sRGB, the space the
+            retoucher works in; encode converts them back and embeds ``icc_profile``. False
+            when the pixels are in ``icc_profile``'s own space (or it is sRGB, or absent).
+        warnings: what the user should know about this image that did not stop it being
+            decoded (an all-black RAW, a colour profile that could not be applied), one
+            line each.
     """
 
     pixels: np.ndarray
@@ -32,6 +39,8 @@ class Image:
     icc_profile: bytes | None
     exif: bytes | None
     xmp: bytes | None
+    from_profile: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         p = self.pixels
