@@ -19,6 +19,7 @@ from csrtouch.errors import CsrtouchError, EncodeError, UsageError
 
 if TYPE_CHECKING:
     from csrtouch.engine import Retoucher
+    from csrtouch.io import Image
 
 OK = "ok"
 FAILED = "failed"
@@ -215,10 +216,53 @@ def retouch_file(
     Returns:
         Warnings about the input that did not stop it.
     """
-    from csrtouch import __version__
     from csrtouch.io import decode, encode
 
-    image = decode(job.input)
+    image = _retouch(decode(job.input), retoucher, bit_depth)
+    encode(image, job.output, format=format, quality=quality, bit_depth=bit_depth, **provenance(retoucher))
+    return list(image.warnings)
+
+
+def retouch_bytes(
+    data: bytes,
+    retoucher: Retoucher,
+    *,
+    format: str | None = None,
+    quality: int = 95,
+    bit_depth: int | None = None,
+    name: str = "<stdin>",
+) -> tuple[bytes, list[str]]:
+    """``retouch_file`` for a whole file in memory (stdin to stdout): encoded bytes and warnings.
+
+    The output format is ``format``, else the input's (TIFF for RAW and HEIC).
+    """
+    from csrtouch.io import decode_bytes, default_output_format, encode_bytes
+
+    image = _retouch(decode_bytes(data, name), retoucher, bit_depth)
+    out = encode_bytes(
+        image,
+        format=format or default_output_format(image),
+        quality=quality,
+        bit_depth=bit_depth,
+        **provenance(retoucher),
+    )
+    return out, list(image.warnings)
+
+
+def provenance(retoucher: Retoucher) -> dict[str, str]:
+    """EXIF Software and ImageDescription that let a result be reproduced."""
+    from csrtouch import __version__
+
+    return {
+        "software": f"csrtouch {__version__}",
+        "description": (
+            f"csrtouch {__version__}; style={retoucher.name}; strength={retoucher.strength:g}; "
+            f"network={retoucher.network_sha256}"
+        ),
+    }
+
+
+def _retouch(image: Image, retoucher: Retoucher, bit_depth: int | None) -> Image:
     if bit_depth == 16 and image.bit_depth == 8:
         # Retouch at 16 bits, not 8 bits widened afterwards: the style's output has more
         # precision than its 8-bit input (and 16-bit takes the exact path, not the LUT).
@@ -226,16 +270,4 @@ def retouch_file(
         if image.alpha is not None:
             image.alpha = image.alpha.astype(np.uint16) * np.uint16(257)
     image.pixels = retoucher(image.pixels)
-    encode(
-        image,
-        job.output,
-        format=format,
-        quality=quality,
-        bit_depth=bit_depth,
-        software=f"csrtouch {__version__}",
-        description=(
-            f"csrtouch {__version__}; style={retoucher.name}; strength={retoucher.strength:g}; "
-            f"network={retoucher.network_sha256}"
-        ),
-    )
-    return list(image.warnings)
+    return image

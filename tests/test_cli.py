@@ -158,3 +158,38 @@ def test_8bit_to_16bit_output_is_retouched_at_16_bits(folder, tmp_path):
     image = cv2.imread(str(out / "a.tif"), cv2.IMREAD_UNCHANGED)
     assert image.dtype == np.uint16
     assert (image % 257 != 0).mean() > 0.5, "16-bit output holds only widened 8-bit values"
+
+
+def test_stdin_to_stdout(folder):
+    data = (folder / "sub" / "b.jpg").read_bytes()
+    result = runner.invoke(app, ["apply", "-", "-"], input=data)
+    assert result.exit_code == 0, result.stderr
+    out = cv2.imdecode(np.frombuffer(result.stdout_bytes, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (400, 600, 3) and result.stdout_bytes[:2] == b"\xff\xd8"
+    assert "[style expertC]" in result.stderr
+
+
+def test_stdin_garbage_is_one_line(folder):
+    result = runner.invoke(app, ["apply", "-", "-"], input=b"garbage")
+    assert result.exit_code == 1 and result.stdout_bytes == b""
+    assert "<stdin>: not an image csrtouch reads" in result.stderr
+
+
+def test_dash_needs_both_ends(folder, tmp_path):
+    result = runner.invoke(app, ["apply", "-", str(tmp_path / "o")], input=b"")
+    assert result.exit_code == 2 and "give it as both INPUT and OUTPUT" in result.output
+
+
+def test_from_list(folder, tmp_path):
+    listing = f"{folder / 'a.png'}\n\n{folder / 'sub' / 'b.jpg'}\n"
+    result = runner.invoke(app, ["apply", "--from-list", "-", str(tmp_path / "o")], input=listing)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.png", "b.jpg"]
+
+
+def test_brackets_in_paths_are_printed_literally(tmp_path):
+    bad = tmp_path / "in" / "shot[1].jpg"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a jpeg")
+    result = runner.invoke(app, ["apply", str(bad.parent), str(tmp_path / "o")])
+    assert result.exit_code == 1 and "shot[1].jpg" in result.output

@@ -36,6 +36,13 @@ def _stderr():
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _esc(value: object) -> str:
+    """User text (paths, messages) printed literally, never read as rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"csrtouch {__version__}")
@@ -66,14 +73,17 @@ def _errors(traceback: bool) -> Iterator[None]:
     except CsrtouchError as e:
         if traceback:
             raise
-        _stderr().print(f"[red]error[/]: {e}", markup=True, soft_wrap=True)
+        _stderr().print(f"[red]error[/]: {_esc(e)}")
         usage = isinstance(e, (UsageError, StyleError)) and not isinstance(e.__cause__, OSError)
         raise typer.Exit(ExitStatus.USAGE if usage else ExitStatus.FAILED)
 
 
 @app.command()
 def apply(
-    paths: Annotated[list[Path], typer.Argument(help="INPUT... OUTPUT: image files or folders, then the output folder.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="INPUT... OUTPUT: image files or folders, then the output folder; '- -' for stdin to stdout."),
+    ],
     style: Annotated[
         str, typer.Option("--style", "-s", help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
     ] = DEFAULT_STYLE,
@@ -84,6 +94,9 @@ def apply(
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
     bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+    from_list: Annotated[
+        Optional[str], typer.Option("--from-list", help="Read more INPUT paths from this file, one a line ('-': stdin).")
+    ] = None,
     n_jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Files in flight at once (default: the CPU count).")] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
@@ -93,11 +106,18 @@ def apply(
     with _errors(traceback):
         from csrtouch.errors import UsageError
 
-        if len(paths) < 2:
-            raise UsageError("give at least one INPUT and the OUTPUT folder")
         if bit_depth not in (None, 8, 16):
             raise UsageError(f"--bit-depth must be 8 or 16, got {bit_depth}")
         *inputs, out_dir = paths
+        if from_list is not None:
+            inputs += _read_list(from_list)
+        if not inputs:
+            raise UsageError("give at least one INPUT (or --from-list) and the OUTPUT folder")
+        stream = Path("-")
+        if stream in inputs or out_dir == stream:
+            if inputs != [stream] or out_dir != stream or from_list == "-":
+                raise UsageError("'-' reads one image from stdin and writes it to stdout: give it as both INPUT and OUTPUT")
+            return _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet)
         if out_dir.exists() and not out_dir.is_dir():
             raise UsageError(f"OUTPUT {out_dir} is a file; give a folder (it is created if missing)")
         if format is not None:
@@ -147,16 +167,51 @@ def apply(
         counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED)}
         if not quiet:
             err.print(
-                f"{counts[OK]} retouched, {counts[SKIPPED]} skipped (already done), {counts[FAILED]} failed"
-                f" -> {out_dir}  [style {retoucher.name}]"
+                _esc(f"{counts[OK]} retouched, {counts[SKIPPED]} skipped (already done), {counts[FAILED]} failed"
+                f" -> {out_dir}  [style {retoucher.name}]")
             )
             for r in results:
                 for warning in r.warnings:
-                    err.print(f"  [yellow]warning[/]: {r.input}: {warning}")
+                    err.print(f"  [yellow]warning[/]: {_esc(r.input)}: {_esc(warning)}")
                 if r.status == FAILED:
-                    err.print(f"  [red]failed[/]: {r.error if str(r.input) in (r.error or '') else f'{r.input}: {r.error}'}")
+                    err.print(f"  [red]failed[/]: {_esc(r.error if str(r.input) in (r.error or '') else f'{r.input}: {r.error}')}")
         if counts[FAILED]:
             raise typer.Exit(ExitStatus.FAILED)
+
+
+def _read_list(source: str) -> list[Path]:
+    from csrtouch.errors import UsageError
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"--from-list: cannot read {source}: {e}") from e
+    return [Path(line.strip()) for line in text.splitlines() if line.strip()]
+
+
+def _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet) -> None:
+    """One image from stdin to stdout; the format is read from the bytes."""
+    import time
+
+    from csrtouch.batch import retouch_bytes
+    from csrtouch.engine import Retoucher
+    from csrtouch.errors import UsageError
+
+    if json_lines:
+        raise UsageError("--json writes to stdout, which '-' uses for the image")
+    if sys.stdin.isatty():
+        raise UsageError("'-' reads an image from stdin, but stdin is a terminal; redirect a file into it")
+    start = time.perf_counter()
+    data = sys.stdin.buffer.read()
+    retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
+    out, warnings = retouch_bytes(data, retoucher, format=format, quality=quality, bit_depth=bit_depth)
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
+    if not quiet:
+        err = _stderr()
+        for warning in warnings:
+            err.print(f"[yellow]warning[/]: <stdin>: {_esc(warning)}")
+        err.print(_esc(f"retouched <stdin> in {time.perf_counter() - start:.2f} s [style {retoucher.name}]"))
 
 
 @contextmanager
@@ -221,7 +276,7 @@ def import_cmd(
         from csrtouch.styles import import_style
 
         info = import_style(path, name, force=force)
-        _stderr().print(f"imported style [bold]{info.name}[/] ({info.arch}) -> {info.path}")
+        _stderr().print(f"imported style [bold]{_esc(info.name)}[/] ({info.arch}) -> {_esc(info.path)}")
 
 
 @app.command()
@@ -238,7 +293,7 @@ def remove(
         if info.kind == "built-in":
             raise UsageError(f"{name!r} is a built-in style and cannot be removed")
         info.path.unlink()
-        _stderr().print(f"removed style [bold]{name}[/] ({info.path})")
+        _stderr().print(f"removed style [bold]{_esc(name)}[/] ({_esc(info.path)})")
 
 
 @app.command()
@@ -270,7 +325,7 @@ def preview(
         buffer = io.BytesIO()
         sheet.save(buffer, format="PNG", optimize=True)
         write_atomic(out, buffer.getvalue())
-        _stderr().print(f"wrote {out}: {len(jobs)} photos x {len(retouchers)} styles")
+        _stderr().print(_esc(f"wrote {out}: {len(jobs)} photos x {len(retouchers)} styles"))
 
 
 @app.command("export-lut")
@@ -306,7 +361,7 @@ def export_lut(
         write_cube(out, bake(run, size), f"csrtouch {__version__} {retoucher.name} strength {strength:g} ({reference})")
         if hald is not None:
             write_hald(hald, bake(run, 64))
-        _stderr().print(f"wrote {out}" + (f" and {hald}" if hald else "") + f" [style {retoucher.name}, {reference}]")
+        _stderr().print(_esc(f"wrote {out}" + (f" and {hald}" if hald else "") + f" [style {retoucher.name}, {reference}]"))
 
 
 @app.command()
@@ -327,7 +382,7 @@ def train(
         with _steps(err, enabled=err.is_terminal) as report:
             summary = train_and_save(data, out, expert=expert, seed=seed, iterations=iterations, folds=cv, progress=report)
         for line in summary:
-            err.print(line)
+            err.print(_esc(line))
 
 
 @contextmanager
