@@ -11,7 +11,7 @@ import errno
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -249,6 +249,17 @@ def retouch_bytes(
     return out, list(image.warnings)
 
 
+def readable_pixels(paths: Iterable[Path]) -> Iterator[np.ndarray]:
+    """Decoded pixels of each path that decodes; the batch itself reports the others."""
+    from csrtouch.io import decode
+
+    for path in paths:
+        try:
+            yield decode(path).pixels
+        except CsrtouchError:
+            continue
+
+
 def provenance(retoucher: Retoucher) -> dict[str, str]:
     """EXIF Software and ImageDescription that let a result be reproduced."""
     from csrtouch import __version__
@@ -257,7 +268,7 @@ def provenance(retoucher: Retoucher) -> dict[str, str]:
         "software": f"csrtouch {__version__}",
         "description": (
             f"csrtouch {__version__}; style={retoucher.name}; strength={retoucher.strength:g}; "
-            f"network={retoucher.network_sha256}"
+            f"network={retoucher.network_sha256}" + ("; condition shared across the batch" if retoucher.shared else "")
         ),
     }
 

@@ -94,6 +94,9 @@ def apply(
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
     bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+    consistent: Annotated[
+        bool, typer.Option("--consistent", help="One look for the whole batch: a condition shared across all inputs.")
+    ] = False,
     from_list: Annotated[
         Optional[str], typer.Option("--from-list", help="Read more INPUT paths from this file, one a line ('-': stdin).")
     ] = None,
@@ -141,6 +144,12 @@ def apply(
         retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
+        if consistent:
+            from csrtouch.batch import readable_pixels
+
+            shared = retoucher.share_condition(readable_pixels(j.input for j in jobs))
+            if not quiet:
+                err.print(_esc(f"one look for the batch: condition shared across {shared} images"))
 
         def emit(result) -> None:
             if json_lines:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence, Union
+from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from csrtouch.engine.lut import apply_lut, bake
 from csrtouch.engine.thumbnail import thumbnail
 from csrtouch.engine.tiles import CHUNK_PIXELS, apply_tiled
 from csrtouch.errors import UsageError, WeightsError
-from csrtouch.model import CSRNet
+from csrtouch.model import COND_NF, CSRNet
 from csrtouch.styles import Style, load_shared_network, load_style
 from csrtouch.styles.registry import shared_network_info
 
@@ -140,6 +140,8 @@ class Retoucher:
             mean = shared_network_info().get("mean_condition") if s.network is None else None
             mean = None if mean is None else torch.tensor([mean], dtype=torch.float32, device=self.device)
             nets[s.network_sha256] = _Branch(net, gamma, beta, w, mean)
+        #: Per-branch conditions shared by every image (``share_condition``), else None.
+        self.shared: list[torch.Tensor] | None = None
         for branch in nets.values():
             # Averages within the branch: the branch's vectors were summed with global weights.
             branch.gamma = (branch.gamma / branch.weight).to(self.device)
@@ -169,8 +171,10 @@ class Retoucher:
         without an image, the style's average look (the condition of its average training
         input)."""
         parts = []
-        for b in self.branches:
-            if image is not None:
+        for i, b in enumerate(self.branches):
+            if self.shared is not None:
+                cond = self.shared[i]
+            elif image is not None:
                 cond = self.condition(image, b.net)
             elif b.mean_condition is not None:
                 cond = b.mean_condition
@@ -188,6 +192,21 @@ class Retoucher:
             return y if strength == 1.0 else x + strength * (y - x)
 
         return fn
+
+    @torch.no_grad()
+    def share_condition(self, images: Iterable[np.ndarray]) -> int:
+        """Give every later image one look: the mean condition of ``images`` (a burst, a
+        shoot), so the same scene does not flicker from frame to frame. Returns the count."""
+        sums = [torch.zeros(1, COND_NF, device=self.device) for _ in self.branches]
+        count = 0
+        for image in images:
+            for i, b in enumerate(self.branches):
+                sums[i] += self.condition(image, b.net)
+            count += 1
+        if count == 0:
+            raise UsageError("no readable images to share a condition across")
+        self.shared = [s / count for s in sums]
+        return count
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> np.ndarray:
