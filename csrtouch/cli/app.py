@@ -373,6 +373,40 @@ def export_lut(
         _stderr().print(_esc(f"wrote {out}" + (f" and {hald}" if hald else "") + f" [style {retoucher.name}, {reference}]"))
 
 
+@app.command("eval")
+def eval_cmd(
+    inputs: Annotated[Path, typer.Argument(help="Folder of input photos.")],
+    targets: Annotated[Path, typer.Argument(help="Folder of target photos, matched to inputs by file name stem.")],
+    style: Annotated[str, typer.Option("--style", "-s", help="Style name, style file, or mix.")] = DEFAULT_STYLE,
+    exact: Annotated[bool, typer.Option("--exact", help="Exact network instead of the 8-bit LUT path.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image, then the means.")] = False,
+    traceback: TracebackOpt = False,
+) -> None:
+    """PSNR, SSIM and CIEDE2000 of a style against targets (8-bit sRGB, whole image), and of the untouched inputs."""
+    with _errors(traceback):
+        from csrtouch.engine import Retoucher
+        from csrtouch.evaluate import evaluate, means
+
+        scores = evaluate(Retoucher(style, exact=exact), inputs, targets)
+        mean = means(scores)
+        if json_out:
+            for score in scores:
+                typer.echo(json.dumps(score.as_dict()))
+            typer.echo(json.dumps({"name": "mean", "images": len(scores), **{k: round(v, 4) for k, v in mean.items()}}))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(caption=f"style {_esc(style)}; untouched = the input itself against the target")
+        for col in ("image", "PSNR", "SSIM", "ΔE00", "untouched PSNR", "SSIM", "ΔE00"):
+            table.add_column(col, justify="left" if col == "image" else "right")
+        rows = [(s.name, s.psnr, s.ssim, s.deltae, s.untouched_psnr, s.untouched_ssim, s.untouched_deltae) for s in scores]
+        rows.append((f"mean of {len(scores)}", *mean.values()))
+        for name, *values in rows:
+            table.add_row(_esc(name), *(f"{v:.2f}" if i % 3 != 1 else f"{v:.4f}" for i, v in enumerate(values)))
+        Console().print(table)
+
+
 @app.command()
 def train(
     data: Annotated[Path, typer.Argument(help="Folder with input/ and an expert folder of matching photos.")],
