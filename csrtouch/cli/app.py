@@ -415,6 +415,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same weights.")] = 0,
     iterations: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (default: the recipe's).")] = None,
     cv: Annotated[int, typer.Option(min=0, help="Also cross-validate with this many folds and record the held-out PSNR (0: skip).")] = 0,
+    finished: Annotated[Optional[Path], typer.Option(help="Folder of finished photos the look must leave nearly as they are (with the pairs' own targets).")] = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Train the shared network and one expert's style from before/after pairs."""
@@ -423,7 +424,9 @@ def train(
 
         err = _stderr()
         with _steps(err, enabled=err.is_terminal) as report:
-            summary = train_and_save(data, out, expert=expert, seed=seed, iterations=iterations, folds=cv, progress=report)
+            summary = train_and_save(
+                data, out, expert=expert, seed=seed, iterations=iterations, folds=cv, finished=finished, progress=report
+            )
         for line in summary:
             err.print(_esc(line))
 

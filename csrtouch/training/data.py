@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
-from csrtouch.errors import UsageError
+from csrtouch.errors import DecodeError, UsageError
+from csrtouch.io import decode
 
 #: Extensions read as pair images (FiveK renders come as PNG, some as TIFF).
 IMAGE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
@@ -75,6 +74,18 @@ def load_pairs(root: Path, expert: str = "expertC") -> list[Pair]:
     return pairs
 
 
+def load_finished(folder: Path) -> list[tuple[Path, np.ndarray]]:
+    """Finished photos (``train``'s identity items): every image in ``folder``, sorted by name.
+
+    Raises:
+        UsageError: The folder is missing, holds no image, or an image cannot be read.
+    """
+    paths = list(_images_by_stem(Path(folder), "finished photos").values())
+    if not paths:
+        raise UsageError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in the finished-photos folder", folder)
+    return [(path, _read_rgb(path)) for path in paths]
+
+
 def _images_by_stem(folder: Path, holds: str) -> dict[str, Path]:
     if not folder.is_dir():
         raise UsageError(f"no such folder; expected it to hold {holds}", folder)
@@ -82,16 +93,10 @@ def _images_by_stem(folder: Path, holds: str) -> dict[str, Path]:
 
 
 def _read_rgb(path: Path) -> np.ndarray:
+    """The pixels ``apply`` would see (upright, in sRGB), as float32 in [0, 1]."""
     try:
-        with Image.open(path) as im:
-            array = np.asarray(im)
-    except OSError as exc:
-        raise UsageError(f"cannot read image: {exc}", path) from exc
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    array = array[:, :, :3]
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
-    raise UsageError(f"unsupported pixel type {array.dtype}; expected 8- or 16-bit RGB", path)
+        image = decode(path)
+    except DecodeError as exc:
+        raise UsageError(f"cannot read image: {exc.message}", path) from exc
+    scale = 65535.0 if image.bit_depth == 16 else 255.0
+    return image.pixels.astype(np.float32) / scale

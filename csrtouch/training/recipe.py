@@ -7,6 +7,7 @@ cross-validates the same recipe first, and writes both files with their provenan
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import platform
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from csrtouch import __version__
 from csrtouch.styles import files
 from csrtouch.styles.registry import ARCH_SHARED, ARCH_VECTOR, check_name
-from csrtouch.training.data import load_pairs
+from csrtouch.training.data import load_finished, load_pairs
 from csrtouch.training.train import cross_validate, train
 
 Report = Callable[[str, int, int, float], None]
@@ -32,6 +33,7 @@ def train_and_save(
     seed: int = 0,
     iterations: int | None = None,
     folds: int = 0,
+    finished: Path | None = None,
     progress: Report | None = None,
 ) -> list[str]:
     """Train on ``data`` (``input/`` + ``<expert>/``) and write ``out/csrnet-shared.safetensors``
@@ -39,6 +41,8 @@ def train_and_save(
 
     Args:
         folds: cross-validate with this many folds first (0: skip) and record the result.
+        finished: a folder of finished photos that must stay themselves, used with the
+            pairs' targets for the recipe's identity items.
         progress: called as ``progress(phase, step, total, loss)``.
 
     Returns:
@@ -46,14 +50,19 @@ def train_and_save(
     """
     check_name(expert)
     pairs = load_pairs(Path(data), expert)
+    keep = load_finished(finished) if finished is not None else []
     kwargs = {} if iterations is None else {"iterations": iterations}
     total = iterations or _default("iterations")
     started = time.perf_counter()
     info: dict[str, object] = {
         "data": f"{len(pairs)} pairs from {Path(data).name}/input -> {expert}",
         "pairs": [p.name for p in pairs],
-        "recipe": {"seed": seed, **{k: _default(k) for k in ("iterations", "batch", "lr", "lr_final", "pixels")}, **kwargs},
+        "finished": f"{len(keep)} finished photos from {Path(finished).name}/: " + ", ".join(p.stem for p, _ in keep)
+        if keep
+        else "the pairs' targets only",
+        "recipe": {"seed": seed, **_defaults(), **kwargs},
         "command": f"csrtouch train {data} --expert {expert} --seed {seed}"
+        + (f" --finished {finished}" if finished is not None else "")
         + (f" --iterations {iterations}" if iterations else "")
         + (f" --cv {folds}" if folds else ""),
         "torch": torch.__version__,
@@ -67,6 +76,7 @@ def train_and_save(
             folds=folds,
             seed=seed,
             progress=None if progress is None else (lambda k, step, loss: progress(f"fold {k + 1}/{folds}", step, total, loss)),
+            finished=[photo for _, photo in keep],
             **kwargs,
         )
         info["cv"] = {
@@ -84,6 +94,7 @@ def train_and_save(
         pairs,
         seed=seed,
         progress=None if progress is None else (lambda step, loss: progress("final", step, total, loss)),
+        finished=[photo for _, photo in keep],
         **kwargs,
     )
     info["seconds"] = round(time.perf_counter() - started, 1)
@@ -129,6 +140,10 @@ def _mean_condition(state: dict[str, torch.Tensor], pairs: list) -> list[float]:
 
 
 def _default(name: str) -> object:
-    import inspect
-
     return inspect.signature(train).parameters[name].default
+
+
+def _defaults() -> dict[str, object]:
+    """Every setting of the recipe (``train``'s keyword defaults)."""
+    skip = {"pairs", "seed", "progress", "finished", "device"}
+    return {k: p.default for k, p in inspect.signature(train).parameters.items() if k not in skip}

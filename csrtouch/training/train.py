@@ -58,6 +58,7 @@ class CrossValidation:
         untouched: PSNR (dB) of the unedited input against the target.
         model: PSNR (dB) of the model's output against the target.
         seconds: Wall time of each fold's training run.
+        results: Each fold's trained network and style, to score more than PSNR with.
     """
 
     names: list[str]
@@ -65,6 +66,7 @@ class CrossValidation:
     untouched: list[float]
     model: list[float]
     seconds: list[float]
+    results: list[TrainResult]
 
     @property
     def gain(self) -> float:
@@ -89,6 +91,9 @@ def train(
     wb_jitter: float = 0.1,
     init: Init = "default",
     loss: Literal["l1", "l2"] = "l1",
+    identity: float = 0.25,
+    finished: Sequence[np.ndarray] = (),
+    device: str = "cpu",
     progress: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Train a CSRNet from scratch together with one style ``(gamma, beta)``.
@@ -118,6 +123,13 @@ def train(
         init: ``"identity"`` starts from a network that returns its input unchanged;
             ``"default"`` uses PyTorch's initialisation.
         loss: Per-pixel ``"l1"`` or ``"l2"`` loss.
+        identity: Probability that a batch item is a finished photo that must stay itself:
+            a pair's target (or one of ``finished``) as both source and target, jittered
+            like any source. Teaches the network to leave finished photos alone.
+        finished: More finished photos, float32 ``(H, W, 3)`` in [0, 1], drawn for
+            identity items alongside the pairs' targets.
+        device: Torch device for the network (``"cpu"``, ``"cuda"``); results on another
+            device match CPU's only to float precision.
         progress: Called after each step with the step number (1-based) and its loss.
 
     Returns:
@@ -131,14 +143,18 @@ def train(
     if iterations < 1 or batch < 1:
         raise UsageError(f"iterations and batch must be positive, got {iterations} and {batch}")
     # A private copy of torch's global RNG: seeding must not change the caller's stream.
+    if not 0.0 <= identity <= 1.0:
+        raise UsageError(f"identity must be a probability in [0, 1], got {identity}")
+    # A private copy of torch's global RNG: seeding must not change the caller's stream.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = CSRNet()
     if init == "identity":
         _identity_init(net)
+    net.to(device)
     rng = np.random.default_rng(seed)
-    gamma = torch.zeros(COND_NF, requires_grad=True)
-    beta = torch.zeros(COND_NF, requires_grad=True)
+    gamma = torch.zeros(COND_NF, device=device, requires_grad=True)
+    beta = torch.zeros(COND_NF, device=device, requires_grad=True)
     weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
     biases = [p for n, p in net.named_parameters() if not n.endswith("weight")]
     optimiser = torch.optim.AdamW(
@@ -150,6 +166,7 @@ def train(
     )
     sources = [torch.from_numpy(p.source).permute(2, 0, 1).contiguous() for p in pairs]
     targets = [torch.from_numpy(p.target).permute(2, 0, 1).contiguous() for p in pairs]
+    keep = targets + [torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32)).permute(2, 0, 1) for f in finished]
     order = np.empty(0, dtype=np.int64)
     losses = []
     start = time.perf_counter()
@@ -161,16 +178,21 @@ def train(
         picked, order = order[:batch], order[batch:]
         conds, xs, ys = [], [], []
         for i in picked:
-            x, y = _augment(sources[i], targets[i], rng, dihedral, exposure_jitter, wb_jitter)
+            if identity > 0 and rng.random() < identity:
+                # Same stream of draws whatever ``finished`` holds, for the pairs' part.
+                j = int(rng.integers(len(keep)))
+                x, y = _augment(keep[j], keep[j], rng, dihedral, exposure_jitter, wb_jitter)
+            else:
+                x, y = _augment(sources[i], targets[i], rng, dihedral, exposure_jitter, wb_jitter)
             thumb = thumbnail(np.ascontiguousarray(x.permute(1, 2, 0).numpy()))
-            conds.append(net.condition(torch.from_numpy(thumb).permute(2, 0, 1)[None]))
+            conds.append(net.condition(torch.from_numpy(thumb).permute(2, 0, 1)[None].to(device)))
             x, y = _sample(x, y, rng, sampling, pixels)
             xs.append(x)
             ys.append(y)
         for group in optimiser.param_groups:
             group["lr"] = _schedule(step, iterations, lr, lr_final, warmup)
         mod = net.modulation(torch.cat(conds), gamma, beta)
-        out, target = net.base(torch.stack(xs), mod), torch.stack(ys)
+        out, target = net.base(torch.stack(xs).to(device), mod), torch.stack(ys).to(device)
         value = F.l1_loss(out, target) if loss == "l1" else F.mse_loss(out, target)
         optimiser.zero_grad(set_to_none=True)
         value.backward()
@@ -181,9 +203,9 @@ def train(
     seconds = time.perf_counter() - start
     tail = losses[-max(1, iterations // 10) :]
     return TrainResult(
-        state_dict={k: v.detach().clone().float() for k, v in net.state_dict().items()},
-        gamma=gamma.detach().clone(),
-        beta=beta.detach().clone(),
+        state_dict={k: v.detach().cpu().clone().float() for k, v in net.state_dict().items()},
+        gamma=gamma.detach().cpu().clone(),
+        beta=beta.detach().cpu().clone(),
         iterations=iterations,
         seconds=seconds,
         final_loss=float(np.mean(tail)),
@@ -261,6 +283,7 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
+    finished: Sequence[np.ndarray] = (),
     **train_kwargs: Any,
 ) -> CrossValidation:
     """Train on all folds but one, score the held-out one, for every fold.
@@ -269,6 +292,9 @@ def cross_validate(
         pairs: All pairs.
         folds: Number of folds (at least 2, at most the number of pairs).
         seed: Training seed of every fold.
+        finished: Finished photos for ``train``'s identity items, dealt into folds too
+            (photo ``i`` is in fold ``i % folds``) so each fold's model can be scored on
+            finished photos it never saw.
         progress: Called after each training step with the fold, the step and its loss.
         **train_kwargs: Passed to :func:`train` (``iterations``, ``lr``, ...).
 
@@ -283,15 +309,17 @@ def cross_validate(
     fold = fold_of(pairs, folds)
     untouched = [psnr8(p.source, p.target) for p in pairs]
     model = [math.nan] * len(pairs)
-    seconds = []
+    results = []
     for k in range(folds):
         train_set = [p for p, f in zip(pairs, fold) if f != k]
         held = [i for i, f in enumerate(fold) if f == k]
-        result = train(train_set, seed=seed, progress=_for_fold(progress, k), **train_kwargs)
+        keep = [f for i, f in enumerate(finished) if i % folds != k]
+        result = train(train_set, seed=seed, progress=_for_fold(progress, k), finished=keep, **train_kwargs)
         for i, score in zip(held, evaluate(result.state_dict, result.gamma, result.beta, [pairs[i] for i in held])):
             model[i] = score
-        seconds.append(result.seconds)
-    return CrossValidation([p.name for p in pairs], fold, untouched, model, seconds)
+        results.append(result)
+    seconds = [r.seconds for r in results]
+    return CrossValidation([p.name for p in pairs], fold, untouched, model, seconds, results)
 
 
 def _for_fold(
