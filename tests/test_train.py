@@ -66,3 +66,71 @@ def test_train_missing_expert_folder(tree, tmp_path):
     result = runner.invoke(app, ["train", str(tree), "--expert", "expertA", "--out", str(tmp_path / "w")])
     assert result.exit_code == 2
     assert "expertA" in result.output
+
+
+def test_finished_photos_are_recorded(tree, tmp_path, astronaut):
+    finished = tmp_path / "finished"
+    finished.mkdir()
+    cv2.imwrite(str(finished / "astro.png"), np.ascontiguousarray(astronaut[::4, ::4, ::-1]))
+    _train(tree, tmp_path / "w", "--finished", str(finished))
+    info = json.loads(files.read(tmp_path / "w" / "csrnet-shared.safetensors")[1]["info"])
+    assert info["finished"] == "1 finished photos from finished/: astro"
+    assert "--finished" in info["command"] and info["recipe"]["identity"] > 0
+
+
+@pytest.fixture
+def fivek(tmp_path):
+    """The MIT-Adobe FiveK download's layout: DNGs under raw_photos/, an expert's 16-bit
+    TIFFs in tiff16_c/ at twice the RAW's size."""
+    from dng import tiny_dng
+
+    from csrtouch.io import decode
+
+    root = tmp_path / "fivek_dataset"
+    photos = root / "raw_photos" / "HQa1to700" / "photos"
+    photos.mkdir(parents=True)
+    (root / "tiff16_c").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        scene = np.repeat(np.repeat(rng.uniform(0.02, 0.6, (8, 12, 3)), 8, 0), 8, 1)
+        stem = f"a000{i + 1}-jmac_DSC{i}"
+        (photos / f"{stem}.dng").write_bytes(tiny_dng(scene))
+        rendered = decode(photos / f"{stem}.dng").pixels
+        target = np.round(65535 * (rendered / 65535.0) ** 0.8).astype(np.uint16)
+        big = cv2.resize(target, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+        cv2.imwrite(str(root / "tiff16_c" / f"{stem}.tif"), np.ascontiguousarray(big[..., ::-1]))
+    return root
+
+
+def test_train_reads_the_full_fivek_layout(fivek, tmp_path):
+    from csrtouch.training.data import load_pairs
+
+    pairs = load_pairs(fivek, "expertC")
+    assert [p.name for p in pairs] == ["a0001-jmac_DSC0", "a0002-jmac_DSC1", "a0003-jmac_DSC2"]
+    assert all(p.source.shape == p.target.shape == (64, 96, 3) for p in pairs)
+    # The target was the rendering brightened: reduced to the RAW's size it still is.
+    assert all(p.target.mean() > p.source.mean() + 0.02 for p in pairs)
+    result = runner.invoke(app, ["train", str(fivek), "--expert", "expertC", "--iterations", "4", "--out", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    info = json.loads(files.read(tmp_path / "w" / "csrnet-shared.safetensors")[1]["info"])
+    assert len(info["pairs"]) == 3
+
+
+def test_full_fivek_layout_names_the_missing_expert(fivek, tmp_path):
+    result = runner.invoke(app, ["train", str(fivek), "--expert", "expertB", "--out", str(tmp_path / "w")])
+    assert result.exit_code == 2
+    assert "tiff16_b/" in result.output
+
+
+def test_large_pairs_are_reduced_and_reframed_pairs_refused(tmp_path, astronaut):
+    from csrtouch.errors import UsageError
+    from csrtouch.training.data import load_pairs
+
+    for folder in ("input", "expertX"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "big.png"), np.ascontiguousarray(astronaut[..., ::-1]))
+    (pair,) = load_pairs(tmp_path, "expertX", max_side=128)
+    assert pair.source.shape == (128, 128, 3) and np.array_equal(pair.source, pair.target)
+    cv2.imwrite(str(tmp_path / "expertX" / "big.png"), np.ascontiguousarray(astronaut[:300, :, ::-1]))
+    with pytest.raises(UsageError, match="not the same framing"):
+        load_pairs(tmp_path, "expertX")

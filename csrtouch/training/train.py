@@ -164,9 +164,7 @@ def train(
         ],
         lr=lr,
     )
-    sources = [torch.from_numpy(p.source).permute(2, 0, 1).contiguous() for p in pairs]
-    targets = [torch.from_numpy(p.target).permute(2, 0, 1).contiguous() for p in pairs]
-    keep = targets + [torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32)).permute(2, 0, 1) for f in finished]
+    keep = [_chw(f) for f in finished]
     order = np.empty(0, dtype=np.int64)
     losses = []
     start = time.perf_counter()
@@ -180,10 +178,11 @@ def train(
         for i in picked:
             if identity > 0 and rng.random() < identity:
                 # Same stream of draws whatever ``finished`` holds, for the pairs' part.
-                j = int(rng.integers(len(keep)))
-                x, y = _augment(keep[j], keep[j], rng, dihedral, exposure_jitter, wb_jitter)
+                j = int(rng.integers(len(pairs) + len(keep)))
+                y = _chw(pairs[j].target) if j < len(pairs) else keep[j - len(pairs)]
+                x, y = _augment(y, y, rng, dihedral, exposure_jitter, wb_jitter)
             else:
-                x, y = _augment(sources[i], targets[i], rng, dihedral, exposure_jitter, wb_jitter)
+                x, y = _augment(_chw(pairs[i].source), _chw(pairs[i].target), rng, dihedral, exposure_jitter, wb_jitter)
             thumb = thumbnail(np.ascontiguousarray(x.permute(1, 2, 0).numpy()))
             conds.append(net.condition(torch.from_numpy(thumb).permute(2, 0, 1)[None].to(device)))
             x, y = _sample(x, y, rng, sampling, pixels)
@@ -328,6 +327,10 @@ def _for_fold(
     if progress is None:
         return None
     return lambda step, value: progress(fold, step, value)
+
+
+def _chw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1).contiguous()
 
 
 def _identity_init(net: CSRNet) -> None:
