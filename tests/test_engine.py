@@ -126,6 +126,20 @@ def test_lut_path_close_to_exact(photo, request):
     assert diff.mean() <= 0.5 and diff.max() <= 3, f"mean {diff.mean():.3f}, max {diff.max()} (/255)"
 
 
+def test_lut_path_close_to_exact_on_kodak(shared):
+    """The same bound over the 16 Kodak photos (finished scans, 768x512)."""
+    from csrtouch.io import decode
+
+    exact, lut = Retoucher("expertC", device="cpu", exact=True), Retoucher("expertC", device="cpu")
+    diffs = []
+    for path in sorted((shared / "data" / "photos" / "kodak").glob("*.png")):
+        image = decode(path).pixels
+        diff = np.abs(lut(image).astype(np.int32) - exact(image))
+        assert diff.max() <= 3, f"{path.name}: max {diff.max()}/255"
+        diffs.append(diff.mean())
+    assert len(diffs) == 16 and max(diffs) <= 0.5, f"mean differences {np.round(diffs, 3)}"
+
+
 def test_bake_orders_channels_like_pillow():
     from csrtouch.engine.lut import apply_lut, bake
 

@@ -504,6 +504,18 @@ def test_metadata_too_long_for_jpeg() -> None:
         encode_bytes(make_image(), format="jpeg", description="x" * 70_000)
 
 
+def test_jpeg_carries_a_large_icc_profile_in_numbered_chunks() -> None:
+    """ICC.1 Annex B.4: a profile over 64 KB spans several APP2 segments; Pillow, like
+    other readers, joins them back; EXIF and XMP sit beside them."""
+    icc = bytes(range(256)) * 600  # 153,600 bytes: three chunks
+    image = make_image(exif=camera_exif(), icc=icc, xmp=b"<x:xmpmeta>look</x:xmpmeta>")
+    data = encode_bytes(image, format="jpeg")
+    assert data.count(b"ICC_PROFILE\0") == 3
+    with PIL.Image.open(io.BytesIO(data)) as pil:
+        assert pil.info["icc_profile"] == icc and pil.info["xmp"] == image.xmp
+        assert pil.getexif()[0x010F] == "Canon"
+
+
 def test_tiff_written_by_us_is_a_plain_tiff() -> None:
     """Other readers agree on pixels, alpha and tags of our rebuilt TIFFs."""
     tifffile = pytest.importorskip("tifffile")

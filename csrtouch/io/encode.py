@@ -166,13 +166,40 @@ def _jpeg(
     exif: bytes | None,
     xmp: bytes | None,
 ) -> bytes:
-    array = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if grayscale else pixels
-    extra: dict[str, Any] = {"icc_profile": icc_profile, "exif": exif, "xmp": xmp}
-    out = io.BytesIO()
-    PIL.Image.fromarray(array).save(
-        out, "JPEG", quality=quality, **{k: v for k, v in extra.items() if v}
-    )
-    return out.getvalue()
+    """Baseline JPEG (4:2:0, as Pillow and libjpeg default) from OpenCV, whose encoder runs
+    without the GIL (Pillow's holds it, which serialised a batch's threads), with the
+    metadata segments inserted after its JFIF header: APP1 EXIF, APP1 XMP, APP2 ICC."""
+    array = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if grayscale else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, buffer = cv2.imencode(".jpg", array, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise EncodeError(f"OpenCV could not encode {array.shape} {array.dtype} as JPEG")
+    data = buffer.tobytes()
+    segments = []
+    if exif:
+        segments.append(_app(0xE1, exif if exif.startswith(b"Exif\0\0") else b"Exif\0\0" + exif, "EXIF"))
+    if xmp:
+        segments.append(_app(0xE1, b"http://ns.adobe.com/xap/1.0/\0" + xmp, "XMP"))
+    if icc_profile:
+        # ICC.1 Annex B.4: split into numbered APP2 chunks of at most 65,519 bytes.
+        chunks = [icc_profile[i : i + 65519] for i in range(0, len(icc_profile), 65519)]
+        if len(chunks) > 255:
+            raise EncodeError(f"cannot encode JPEG: ICC profile of {len(icc_profile)} bytes is too long")
+        for n, chunk in enumerate(chunks, 1):
+            segments.append(_app(0xE2, b"ICC_PROFILE\0" + bytes((n, len(chunks))) + chunk, "ICC"))
+    return data[:_after_jfif(data)] + b"".join(segments) + data[_after_jfif(data) :]
+
+
+def _app(marker: int, body: bytes, what: str) -> bytes:
+    if len(body) > 65533:
+        raise EncodeError(f"cannot encode JPEG: {what} data is too long")
+    return bytes((0xFF, marker)) + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def _after_jfif(data: bytes) -> int:
+    """Offset just after SOI and, if present, the JFIF APP0 segment."""
+    if data[2:4] == b"\xff\xe0":
+        return 4 + int.from_bytes(data[4:6], "big")
+    return 2
 
 
 def _webp(

@@ -91,7 +91,7 @@ def train(
     wb_jitter: float = 0.1,
     init: Init = "default",
     loss: Literal["l1", "l2"] = "l1",
-    identity: float = 0.25,
+    identity: float = 0.35,
     finished: Sequence[np.ndarray] = (),
     device: str = "cpu",
     progress: Callable[[int, float], None] | None = None,
