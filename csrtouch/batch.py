@@ -277,8 +277,9 @@ def _retouch(image: Image, retoucher: Retoucher, bit_depth: int | None) -> Image
     if bit_depth == 16 and image.bit_depth == 8:
         # Retouch at 16 bits, not 8 bits widened afterwards: the style's output has more
         # precision than its 8-bit input (and 16-bit takes the exact path, not the LUT).
-        image.pixels = image.pixels.astype(np.uint16) * np.uint16(257)
+        image.pixels = retoucher(image.pixels, np.uint16)
         if image.alpha is not None:
             image.alpha = image.alpha.astype(np.uint16) * np.uint16(257)
+        return image
     image.pixels = retoucher(image.pixels)
     return image

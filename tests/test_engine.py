@@ -109,6 +109,15 @@ def test_retoucher_keeps_dtype_and_shape(coffee):
     assert np.abs(out16 / 257.0 - out8).mean() < 0.6
 
 
+def test_8bit_image_retouched_straight_to_16_bits(coffee):
+    """An 8-bit image asked for at 16 bits is retouched at 16 bits without a widened copy."""
+    retoucher = Retoucher("expertC", device="cpu")
+    direct = retoucher(coffee, np.uint16)
+    widened = retoucher(coffee.astype(np.uint16) * 257)
+    assert direct.dtype == np.uint16
+    assert np.abs(direct.astype(np.int32) - widened).max() <= 2  # of 65535: thumbnails round apart
+
+
 def test_unknown_device_is_usage_error():
     from csrtouch.engine import resolve_device
     from csrtouch.errors import UsageError

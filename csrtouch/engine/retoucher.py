@@ -209,16 +209,18 @@ class Retoucher:
         return count
 
     @torch.no_grad()
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Retouch ``(H, W, 3)`` uint8, uint16 or float32 in [0, 1]; returns the same dtype."""
+    def __call__(self, image: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndarray:
+        """Retouch ``(H, W, 3)`` uint8, uint16 or float32 in [0, 1]; returns ``dtype``
+        (default: the input's; uint16 for an 8-bit image retouches it at 16 bits)."""
         fn = self.color_function(image)
+        dtype = np.dtype(dtype or image.dtype)
 
         def run(pixels: np.ndarray) -> np.ndarray:
             return fn(torch.from_numpy(pixels).to(self.device)).cpu().numpy()
 
-        if image.dtype == np.uint8 and not self.exact:
+        if image.dtype == dtype == np.uint8 and not self.exact:
             return apply_lut(image, bake(run))
-        return apply_tiled(image, run, self.chunk_pixels)
+        return apply_tiled(image, run, self.chunk_pixels, dtype)
 
 
 def retouch(image: np.ndarray, style: StyleSpec = DEFAULT_STYLE, **kwargs: object) -> np.ndarray:

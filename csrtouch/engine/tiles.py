@@ -27,23 +27,28 @@ def dtype_max(dtype: np.dtype) -> float:
     raise TypeError(f"unsupported pixel dtype {dtype}; expected uint8, uint16 or float")
 
 
-def apply_tiled(image: np.ndarray, fn: PixelFunction, chunk_pixels: int = CHUNK_PIXELS) -> np.ndarray:
+def apply_tiled(
+    image: np.ndarray, fn: PixelFunction, chunk_pixels: int = CHUNK_PIXELS, dtype: np.dtype | None = None
+) -> np.ndarray:
     """Apply ``fn`` to every pixel of ``image`` in row chunks.
 
     Args:
         image: ``(H, W, 3)`` uint8, uint16 or float32 in [0, 1].
         fn: maps float32 ``(N, 3)`` in [0, 1] to float32 ``(N, 3)``; it must be per pixel.
         chunk_pixels: upper bound on pixels per call of ``fn`` (at least one row).
+        dtype: of the output (default: the input's), e.g. uint16 for an 8-bit image
+            retouched at 16 bits without a widened copy of the whole input.
 
     Returns:
-        An array of the input's shape and dtype; integer outputs are clipped and rounded,
-        float outputs are clipped to [0, 1].
+        An array of the input's shape; integer outputs are clipped and rounded, float
+        outputs are clipped to [0, 1].
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
     h, w, _ = image.shape
     scale = dtype_max(image.dtype)
-    out = np.empty_like(image)
+    out = np.empty(image.shape, dtype or image.dtype)
+    out_scale = dtype_max(out.dtype)
     rows = max(1, chunk_pixels // max(w, 1))
     for r0 in range(0, h, rows):
         block = image[r0 : r0 + rows].reshape(-1, 3)
@@ -52,8 +57,8 @@ def apply_tiled(image: np.ndarray, fn: PixelFunction, chunk_pixels: int = CHUNK_
             x *= np.float32(1.0 / scale)
         y = fn(x)
         np.clip(y, 0.0, 1.0, out=y)
-        if scale != 1.0:
-            y *= np.float32(scale)
+        if out_scale != 1.0:
+            y *= np.float32(out_scale)
             np.rint(y, out=y)
-        out[r0 : r0 + rows] = y.reshape(-1, w, 3).astype(image.dtype)
+        out[r0 : r0 + rows] = y.reshape(-1, w, 3)
     return out
