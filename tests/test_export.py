@@ -50,6 +50,40 @@ def test_cube_matches_apply_on_reference(tmp_path, coffee, size):
     assert diff.mean() <= 1.0, f"mean {diff.mean():.3f}/255"
 
 
+def _ffmpeg():
+    import shutil
+
+    try:
+        import imageio_ffmpeg  # a static ffmpeg in a wheel, if the tester installed it
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except ImportError:
+        return shutil.which("ffmpeg")
+
+
+def test_ffmpeg_lut3d_matches_apply(tmp_path, coffee):
+    """ffmpeg's own .cube reader and lut3d filter give the look `apply` gives."""
+    import subprocess
+
+    ffmpeg = _ffmpeg()
+    if ffmpeg is None:
+        pytest.skip("needs ffmpeg on PATH (or `pip install imageio-ffmpeg`)")
+    ref = tmp_path / "ref.png"
+    cv2.imwrite(str(ref), coffee[..., ::-1])
+    assert runner.invoke(app, ["export-lut", "--image", str(ref), str(tmp_path / "look.cube")]).exit_code == 0
+    assert runner.invoke(app, ["apply", "-q", str(ref), str(tmp_path / "out")]).exit_code == 0
+    graded = tmp_path / "graded.png"
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(ref), "-vf", f"lut3d=file={tmp_path / 'look.cube'}:interp=trilinear",
+         "-pix_fmt", "rgb24", str(graded)],
+        check=True,
+    )
+    theirs = cv2.imread(str(graded))[..., ::-1].astype(np.float64)
+    applied = cv2.imread(str(tmp_path / "out" / "ref.png"))[..., ::-1].astype(np.float64)
+    diff = np.abs(theirs - applied)
+    assert diff.mean() <= 1.0, f"mean {diff.mean():.3f}/255"
+
+
 def test_strength_zero_cube_and_hald_are_identity(tmp_path):
     result = runner.invoke(app, ["export-lut", "--strength", "0", "--size", "17", "--hald", str(tmp_path / "h.png"), str(tmp_path / "id.cube")])
     assert result.exit_code == 0, result.output
