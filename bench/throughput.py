@@ -4,7 +4,8 @@
 
 Prints, all measured in this run on this machine:
 - end to end: `csrtouch apply` on a folder of generated 12 MP JPEGs (decode, model,
-  encode, metadata), median MP/s over the images, and the per-stage split (median s);
+  encode, metadata, start-up included), MP/s of the median of ``--repeats`` runs, and the
+  per-stage split in one process (median s per image);
 - the exact path (`--exact`, and 16-bit TIFF) in MP/s;
 - the paper's full-resolution forward pass (original architecture; the released
   checkpoint when ../shared is present, else random weights of the same shape: the cost
@@ -111,6 +112,7 @@ def paper_forward(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each whole command; the median is printed")
     parser.add_argument("--skip-paper", action="store_true")
     parser.add_argument("--skip-50mp", action="store_true")
     parser.add_argument("--paper-forward", type=Path, help=argparse.SUPPRESS)
@@ -135,10 +137,13 @@ def main() -> None:
 
         results = {}
         for label, extra in (("jpeg->jpeg (LUT)", []), ("jpeg->jpeg --exact", ["--exact"]), ("jpeg->tiff16", ["--format", "tiff", "--bit-depth", "16"])):
-            out = tmp / f"out-{len(results)}"
-            seconds, rss = peak_rss_of([*csrtouch, "apply", "-q", *extra, str(src), str(out)])
+            runs = [
+                peak_rss_of([*csrtouch, "apply", "-q", *extra, str(src), str(tmp / f"out-{len(results)}-{r}")])
+                for r in range(args.repeats)
+            ]
+            seconds, rss = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
             results[label] = (args.images * mp / seconds, seconds / args.images, rss)
-            print(f"{label:22s} {args.images * mp / seconds:6.1f} MP/s  {seconds / args.images:6.2f} s/image  peak RSS {rss:.2f} GB  (whole command, incl. start-up)")
+            print(f"{label:22s} {args.images * mp / seconds:6.1f} MP/s  {seconds / args.images:6.2f} s/image  peak RSS {rss:.2f} GB  (whole command incl. start-up, median of {args.repeats})")
 
         split = stage_split(paths[: min(4, len(paths))], tmp / "split", exact=False)
         print("stages, LUT path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
