@@ -18,7 +18,8 @@ import pillow_heif
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_io_raw import patches, tiny_dng
+from dng import tiny_dng
+from test_io_raw import patches
 
 from csrtouch.errors import DecodeError
 from csrtouch.io import Image, decode_bytes
