@@ -92,6 +92,11 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
         key = dest.resolve()
         if key == src.resolve():
             raise UsageError(f"output {dest} would overwrite its input")
+        if key in claimed and dest.name != src.name:
+            # x.cr2 and x.cr3 (or x.heic and x.jpg with --format) both become x.tif: keep
+            # the second one's own extension in its name rather than refusing it.
+            dest = dest.with_name(src.name + dest.suffix)
+            key = dest.resolve()
         if key in claimed:
             failed.append(Result(src, None, FAILED, f"output {dest} is also the output of {claimed[key]}"))
             return

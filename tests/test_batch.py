@@ -28,11 +28,23 @@ def test_plan_mirrors_folders_and_names_files(tmp_path):
     ]
 
 
-def test_plan_format_changes_suffix_and_reports_collisions(tmp_path):
+def test_plan_names_apart_inputs_that_share_a_stem(tmp_path):
+    """a.png and a.tif both become a.jpg with --format jpeg; x.cr2 and x.cr3 both become
+    x.tif: the second keeps its own extension in its name."""
     _touch(tmp_path / "in" / "a.png")
     _touch(tmp_path / "in" / "a.tif")
     jobs, failed = plan([tmp_path / "in"], tmp_path / "out", format="jpeg")
-    assert [j.output.name for j in jobs] == ["a.jpg"]
+    assert failed == [] and [j.output.name for j in jobs] == ["a.jpg", "a.tif.jpg"]
+    _touch(tmp_path / "raw" / "x.cr2")
+    _touch(tmp_path / "raw" / "x.cr3")
+    jobs, failed = plan([tmp_path / "raw"], tmp_path / "out2")
+    assert failed == [] and [j.output.name for j in jobs] == ["x.tif", "x.cr3.tif"]
+
+
+def test_plan_reports_the_same_file_given_twice(tmp_path):
+    a = _touch(tmp_path / "a.png")
+    jobs, failed = plan([a, a], tmp_path / "out")
+    assert [j.output.name for j in jobs] == ["a.png"]
     assert len(failed) == 1 and "is also the output of" in failed[0].error
 
 
