@@ -20,6 +20,7 @@ _LAZY = {
     "Style": "csrtouch.styles",
     "StyleInfo": "csrtouch.styles",
     "run_batch": "csrtouch.batch",
+    "finetune": "csrtouch.finetune",
     "CsrtouchError": "csrtouch.errors",
 }
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from csrtouch.batch import run_batch
     from csrtouch.engine import DEFAULT_STYLE, Retoucher, retouch
     from csrtouch.errors import CsrtouchError
+    from csrtouch.finetune import finetune
     from csrtouch.styles import Style, StyleInfo, import_style, list_styles, load_style
 
 

@@ -306,6 +306,35 @@ def remove(
 
 
 @app.command()
+def finetune(
+    liked: Annotated[Path, typer.Argument(help="Folder of photos in the look you want (any format apply reads).")],
+    style: Annotated[str, typer.Option("--style", "-s", help="Name of the new personal style.")],
+    before: Annotated[Optional[Path], typer.Option(help="Folder of the same photos before editing, matched by file name stem.")] = None,
+    start: Annotated[str, typer.Option("--from", help="Style to start from.")] = "expertC",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed and photos give the same style.")] = 0,
+    steps: Annotated[int, typer.Option(min=10, help="Optimiser steps of each fit.")] = 300,
+    description: Annotated[Optional[str], typer.Option(help="Description shown by list-styles.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing personal style of that name.")] = False,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Learn a personal style from photos you like (no before/after pairs needed)."""
+    with _errors(traceback):
+        from csrtouch.finetune import finetune as run
+
+        err = _stderr()
+        with _steps(err, enabled=err.is_terminal) as report:
+            result = run(
+                style, liked, before=before, start=start, seed=seed, steps=steps, force=force,
+                description=description, warn=lambda line: err.print(_esc(line)), progress=report,
+            )
+        err.print(
+            f"learned style [bold]{_esc(result.info.name)}[/] from {len(result.photos)} photos in {result.seconds:.1f} s; "
+            f"on {len(result.held_out)} held-out photo(s) {result.psnr:.2f} dB PSNR "
+            f"(untouched {result.untouched_psnr:.2f} dB) -> {_esc(result.info.path)}"
+        )
+
+
+@app.command()
 def preview(
     inputs: Annotated[list[Path], typer.Argument(help="Photos (or folders) to show.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The contact sheet PNG to write.")],

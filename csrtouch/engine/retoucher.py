@@ -88,6 +88,7 @@ class _Branch:
     net: CSRNet
     gamma: torch.Tensor
     beta: torch.Tensor
+    offset: torch.Tensor
     weight: float
     #: Condition of the network's average training input, when known: the look without an image.
     mean_condition: torch.Tensor | None = None
@@ -99,7 +100,7 @@ class Retoucher:
     Args:
         style: a style name, a style file, a loaded ``Style``, a mix ``"a:0.7,b:0.3"``, or a
             list of ``(style, weight)``. Styles on the same network mix in condition space
-            (their ``gamma``/``beta`` vectors are averaged by weight, so the mix is a style of
+            (their ``gamma``/``beta``/``offset`` vectors are averaged by weight, so the mix is a style of
             its own that still adapts to each image); styles with different networks (an
             imported checkpoint) mix their outputs.
         strength: 0 leaves the image untouched, 1 applies the style, up to 1.5
@@ -131,21 +132,24 @@ class Retoucher:
         for s, w in self.mix:
             gamma = torch.from_numpy(np.array(s.gamma, np.float32)) * w
             beta = torch.from_numpy(np.array(s.beta, np.float32)) * w
+            offset = torch.from_numpy(np.array(s.offset, np.float32)) * w
             if s.network_sha256 in nets:
                 branch = nets[s.network_sha256]
-                branch.gamma, branch.beta, branch.weight = branch.gamma + gamma, branch.beta + beta, branch.weight + w
+                branch.gamma, branch.beta, branch.offset = branch.gamma + gamma, branch.beta + beta, branch.offset + offset
+                branch.weight += w
                 continue
             state = s.network if s.network is not None else load_shared_network()
             net = build_network(state, str(s.info.path)).to(self.device)
             mean = shared_network_info().get("mean_condition") if s.network is None else None
             mean = None if mean is None else torch.tensor([mean], dtype=torch.float32, device=self.device)
-            nets[s.network_sha256] = _Branch(net, gamma, beta, w, mean)
+            nets[s.network_sha256] = _Branch(net, gamma, beta, offset, w, mean)
         #: Per-branch conditions shared by every image (``share_condition``), else None.
         self.shared: list[torch.Tensor] | None = None
         for branch in nets.values():
             # Averages within the branch: the branch's vectors were summed with global weights.
             branch.gamma = (branch.gamma / branch.weight).to(self.device)
             branch.beta = (branch.beta / branch.weight).to(self.device)
+            branch.offset = (branch.offset / branch.weight).to(self.device)
             self.branches.append(branch)
 
     @property
@@ -180,7 +184,7 @@ class Retoucher:
                 cond = b.mean_condition
             else:
                 raise UsageError(f"style {self.name!r} has no average look recorded; give a reference image")
-            mod = b.net.modulation(cond, b.gamma, b.beta)
+            mod = b.net.modulation(cond, b.gamma, b.beta, b.offset)
             parts.append((fold(b.net, mod), b.weight))
         strength = self.strength
 

@@ -3,8 +3,10 @@
 Parameter names match the authors' release (hejingwenhejingwen/CSRNet) so that its
 checkpoint loads with ``strict=True``. The one addition is the style: a pair of 32-d
 vectors ``(gamma, beta)`` that modulate the condition vector before the six GFM heads,
-``c' = c * (1 + gamma) + beta``. With ``gamma = beta = 0`` the network is exactly the
-paper's, so a whole-network style (the released checkpoint) uses the zero style.
+``c' = c * (1 + gamma) + beta``, and an optional offset of the GFM scales and shifts
+themselves (``GFM_SIZES`` values) for looks the condition space cannot reach, such as a
+monochrome. With all of them zero the network is exactly the paper's, so a whole-network
+style (the released checkpoint) uses the zero style.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from torch.nn import functional as F
 
 COND_NF = 32
 BASE_NF = 64
+#: Sizes of the six GFM vectors (scale1..3, shift1..3) in the order of a style's ``offset``.
+GFM_SIZES = (BASE_NF, BASE_NF, 3, BASE_NF, BASE_NF, 3)
 
 
 class Condition(nn.Module):
@@ -64,16 +68,25 @@ class CSRNet(nn.Module):
         """Image condition vector ``(B, 32)`` from ``(B, 3, h, w)`` in [0, 1]."""
         return self.cond_net(thumb)
 
-    def modulation(self, cond: torch.Tensor, gamma: torch.Tensor | None = None, beta: torch.Tensor | None = None) -> Modulation:
-        """GFM parameters from a condition ``(B, 32)`` and an optional style ``(*, 32)``."""
+    def modulation(
+        self,
+        cond: torch.Tensor,
+        gamma: torch.Tensor | None = None,
+        beta: torch.Tensor | None = None,
+        offset: torch.Tensor | None = None,
+    ) -> Modulation:
+        """GFM parameters from a condition ``(B, 32)`` and an optional style: ``gamma`` and
+        ``beta`` ``(*, 32)`` modulate the condition, ``offset`` ``(*, sum(GFM_SIZES))`` is
+        added to the GFM vectors."""
         if gamma is not None:
             cond = cond * (1 + gamma)
         if beta is not None:
             cond = cond + beta
-        return Modulation(
-            scales=(self.cond_scale1(cond), self.cond_scale2(cond), self.cond_scale3(cond)),
-            shifts=(self.cond_shift1(cond), self.cond_shift2(cond), self.cond_shift3(cond)),
-        )
+        heads = (self.cond_scale1, self.cond_scale2, self.cond_scale3, self.cond_shift1, self.cond_shift2, self.cond_shift3)
+        gfm = [head(cond) for head in heads]
+        if offset is not None:
+            gfm = [g + o for g, o in zip(gfm, offset.split(GFM_SIZES, dim=-1))]
+        return Modulation(scales=tuple(gfm[:3]), shifts=tuple(gfm[3:]))
 
     def base(self, x: torch.Tensor, mod: Modulation) -> torch.Tensor:
         """Base network on ``(B, 3, H, W)``; GFM is ``y = conv(x) * (1 + scale) + shift``."""

@@ -24,6 +24,9 @@ KIND_BUILTIN = "built-in"
 KIND_PERSONAL = "personal"
 KIND_IMPORTED = "imported"
 
+#: Length of a style's GFM offset: scale1..3 and shift1..3 of CSRNet (64, 64, 3, 64, 64, 3).
+GFM_OFFSET = 262
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -55,13 +58,19 @@ class StyleInfo:
 
 @dataclass(frozen=True)
 class Style:
-    """A loaded style: its info, its style vectors, and its own network if it has one."""
+    """A loaded style: its info, its style vectors, and its own network if it has one.
+
+    ``offset`` (``GFM_OFFSET`` values, zero for styles without one) is added to the GFM
+    scales and shifts; fine-tuned personal styles use it for looks the condition alone
+    cannot reach.
+    """
 
     info: StyleInfo
     gamma: np.ndarray
     beta: np.ndarray
     network: dict[str, np.ndarray] | None
     network_sha256: str
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(GFM_OFFSET, np.float32))
 
     @property
     def name(self) -> str:
@@ -151,11 +160,16 @@ def load_style(name_or_path: str | Path) -> Style:
     gamma, beta = tensors.get("gamma"), tensors.get("beta")
     if gamma is None or beta is None:
         raise StyleError("style file has no 'gamma'/'beta' tensors", path)
+    offset = tensors.get("offset", np.zeros(GFM_OFFSET, np.float32))
+    shapes = {"gamma": gamma.shape, "beta": beta.shape, "offset": offset.shape}
+    expected_shapes = {"gamma": (32,), "beta": (32,), "offset": (GFM_OFFSET,)}
+    if shapes != expected_shapes:
+        raise StyleError(f"style tensors have shapes {shapes}, expected {expected_shapes}", path)
     meta = files.read_meta(path)
     if info.arch == ARCH_NETWORK:
         prefix = "network."
         network = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        return Style(info, gamma, beta, network, network_sha256=files.tensors_sha256(network))
+        return Style(info, gamma, beta, network, network_sha256=files.tensors_sha256(network), offset=offset)
     if info.arch != ARCH_VECTOR:
         raise StyleError(f"unknown style architecture {info.arch!r}", path)
     expected = shared_network_sha256()
@@ -165,7 +179,7 @@ def load_style(name_or_path: str | Path) -> Style:
             f"{expected[:12]}; fine-tune it again with this version",
             path,
         )
-    return Style(info, gamma, beta, None, network_sha256=expected)
+    return Style(info, gamma, beta, None, network_sha256=expected, offset=offset)
 
 
 def shared_network_sha256() -> str:

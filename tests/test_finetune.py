@@ -1,0 +1,190 @@
+"""Personal styles: finetune API and CLI, the style file, and every bad input the issue lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from csrtouch.cli import app
+from csrtouch.engine import Retoucher
+from csrtouch.errors import UsageError
+from csrtouch.finetune import finetune
+from csrtouch.finetune.fit import canonical, pseudo_before
+from csrtouch.metrics import psnr
+from csrtouch.model import GFM_SIZES, CSRNet
+from csrtouch.styles import files, list_styles, load_style
+
+runner = CliRunner()
+
+
+def warm(image: np.ndarray) -> np.ndarray:
+    """A plain global look: warm white balance and lifted mid-tones."""
+    x = image.astype(np.float32) / 255 * np.array([1.08, 1.0, 0.85], np.float32)
+    return (np.clip(x, 0, 1) ** 0.85 * 255 + 0.5).astype(np.uint8)
+
+
+def crops(astronaut: np.ndarray, coffee: np.ndarray) -> list[np.ndarray]:
+    """Six distinct photos of about 200x150 cut from two real ones."""
+    out = []
+    for img in (astronaut, coffee):
+        h, w = img.shape[:2]
+        for top, left in ((0, 0), (h // 3, w // 4), (h // 2, w // 2)):
+            out.append(np.ascontiguousarray(img[top : top + h // 2, left : left + w // 2]))
+    return [cv2.resize(c, (200, 150), interpolation=cv2.INTER_AREA) for c in out]
+
+
+def write(folder: Path, images: list[np.ndarray], look=lambda x: x) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images):
+        cv2.imwrite(str(folder / f"p{i}.png"), cv2.cvtColor(look(img), cv2.COLOR_RGB2BGR))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def photos(astronaut, coffee) -> list[np.ndarray]:
+    return crops(astronaut, coffee)
+
+
+def test_paired_style_learns_the_look_on_a_photo_it_never_saw(tmp_path, photos):
+    train, test = photos[:5], photos[5]
+    liked = write(tmp_path / "liked", train, warm)
+    before = write(tmp_path / "before", train)
+    result = finetune("mine", liked, before=before, seed=0, steps=150)
+    out = Retoucher("mine", device="cpu")(test)
+    assert psnr(out, warm(test)) > psnr(test, warm(test)) + 6
+    assert result.psnr > result.untouched_psnr and len(result.held_out) == 1
+
+
+def test_unpaired_style_is_saved_listed_and_applies(tmp_path, photos):
+    liked = write(tmp_path / "liked", photos[:4], warm)
+    result = finetune("mine", liked, seed=0, steps=30, description="warm test look")
+    info = {s.name: s for s in list_styles()}["mine"]
+    assert info.kind == "personal" and info.description == "warm test look"
+    assert info.extra["mode"] == "unpaired" and sorted(info.extra["photos"]) == ["p0.png", "p1.png", "p2.png", "p3.png"]
+    assert set(info.extra["held_out"]) == set(result.held_out) and "fit_psnr" in info.extra
+    tensors, meta = files.read(info.path)
+    assert sorted(tensors) == ["beta", "gamma", "offset"] and tensors["offset"].shape == (sum(GFM_SIZES),)
+    assert info.path.stat().st_size < 8192  # small enough to send by mail
+    assert meta["network_sha256"] == load_style("expertC").network_sha256
+    out = Retoucher("mine", device="cpu")(photos[5])
+    assert out.shape == photos[5].shape and out.dtype == np.uint8
+
+
+def test_same_seed_same_style(tmp_path, photos):
+    liked = write(tmp_path / "liked", photos[:4], warm)
+    finetune("a", liked, seed=3, steps=20)
+    finetune("b", liked, seed=3, steps=20)
+    finetune("c", liked, seed=4, steps=20)
+    a, b, c = (files.read(load_style(n).info.path)[0] for n in "abc")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["offset"], c["offset"])
+
+
+def test_refuses_existing_and_built_in_names(tmp_path, photos):
+    liked = write(tmp_path / "liked", photos[:3])
+    finetune("mine", liked, steps=10)
+    with pytest.raises(UsageError, match="already exists.*--force"):
+        finetune("mine", liked, steps=10)
+    finetune("mine", liked, steps=10, force=True)
+    with pytest.raises(UsageError, match="built-in style"):
+        finetune("expertC", liked, steps=10)
+    with pytest.raises(UsageError, match="invalid style name"):
+        finetune("../x", liked, steps=10)
+
+
+def test_empty_missing_and_too_few(tmp_path, photos):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="holds no photos"):
+        finetune("mine", tmp_path / "empty")
+    with pytest.raises(UsageError, match="not a folder"):
+        finetune("mine", tmp_path / "nowhere")
+    liked = write(tmp_path / "few", photos[:2])
+    (liked / "notes.jpg").write_text("not a photo")
+    lines: list[str] = []
+    with pytest.raises(UsageError, match="at least 3 distinct readable photos; .* has 2 of 3"):
+        finetune("mine", liked, warn=lines.append)
+    assert len(lines) == 1 and "notes.jpg" in lines[0]
+
+
+def test_bad_files_among_good_ones_are_skipped_with_a_line_each(tmp_path, photos):
+    liked = write(tmp_path / "liked", photos[:4])
+    (liked / "empty.jpg").write_bytes(b"")
+    (liked / "text.png").write_text("hello")
+    cv2.imwrite(str(liked / "tiny.png"), photos[0][:20, :30])
+    cv2.imwrite(str(liked / "copy.png"), cv2.cvtColor(photos[1], cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(liked / "gray.png"), cv2.cvtColor(photos[5], cv2.COLOR_RGB2GRAY))
+    lines: list[str] = []
+    result = finetune("mine", liked, steps=10, warn=lines.append)
+    text = "\n".join(lines)
+    # Files are read in name order, so copy.png is kept and p1.png reported as its copy.
+    assert sorted(result.photos) == ["copy.png", "gray.png", "p0.png", "p2.png", "p3.png"]
+    for name in ("empty.jpg", "text.png", "tiny.png"):
+        assert sum(name in line for line in lines) == 1 and f"skipped {liked / name}" in text
+    assert "too small (30x20)" in text
+    assert f"skipped {liked / 'p1.png'}: the same photo as copy.png" in text
+    assert "gray.png: grayscale" in text
+
+
+def test_paired_needs_matching_befores(tmp_path, photos):
+    liked = write(tmp_path / "liked", photos[:4], warm)
+    before = write(tmp_path / "before", photos[:3])
+    lines: list[str] = []
+    result = finetune("mine", liked, before=before, steps=10, warn=lines.append)
+    assert len(result.photos) == 3 and len(lines) == 1 and "no photo named p3.*" in lines[0]
+
+
+def test_monochrome_liked_photos_give_a_monochrome_style(tmp_path, photos):
+    gray = [cv2.cvtColor(cv2.cvtColor(p, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB) for p in photos[:4]]
+    liked = write(tmp_path / "liked", gray)
+    finetune("mono", liked, steps=150)
+    out = Retoucher("mono", device="cpu")(photos[5]).astype(np.float32)
+    chroma = np.abs(out - out.mean(axis=2, keepdims=True)).mean()
+    before = np.abs(photos[5] - photos[5].mean(axis=2, keepdims=True)).mean()
+    assert chroma < 0.25 * before
+
+
+def test_canonical_removes_a_global_look(photos):
+    x = photos[0].astype(np.float32) / 255
+    faded = 0.1 + 0.8 * x
+    assert np.abs(canonical(faded) - canonical(x)).mean() < 0.02
+    before = pseudo_before(faded, np.random.default_rng(0))
+    assert before.shape == x.shape and before.dtype == np.float32 and 0 <= before.min() and before.max() <= 1
+
+
+def test_offset_adds_to_the_gfm_vectors():
+    net = CSRNet()
+    cond = torch.randn(2, 32)
+    offset = torch.randn(sum(GFM_SIZES))
+    plain, shifted = net.modulation(cond), net.modulation(cond, offset=offset)
+    parts = offset.split(GFM_SIZES)
+    for a, b, o in zip(plain.scales + plain.shifts, shifted.scales + shifted.shifts, parts):
+        torch.testing.assert_close(b, a + o)
+
+
+def test_cli_finetune_import_remove(tmp_path, photos):
+    liked = write(tmp_path / "liked", photos[:4], warm)
+    r = runner.invoke(app, ["finetune", "--style", "mine", str(liked), "--steps", "10"])
+    assert r.exit_code == 0, r.output
+    assert "learned style mine from 4 photos" in r.output and "held-out" in r.output
+    r = runner.invoke(app, ["finetune", "--style", "mine", str(liked), "--steps", "10"])
+    assert r.exit_code == 2 and "already exists" in r.output and "Traceback" not in r.output
+    shared = tmp_path / "sent.safetensors"
+    shared.write_bytes(load_style("mine").info.path.read_bytes())
+    r = runner.invoke(app, ["import", str(shared), "--name", "friend"])
+    assert r.exit_code == 0, r.output
+    listed = json.loads(runner.invoke(app, ["list-styles", "--json"]).output)
+    assert {s["name"] for s in listed} >= {"expertC", "mine", "friend"}
+    assert runner.invoke(app, ["remove", "mine"]).exit_code == 0
+    assert "mine" not in {s.name for s in list_styles()}
+
+
+def test_cli_finetune_bad_folder_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = runner.invoke(app, ["finetune", "--style", "mine", str(tmp_path / "empty")])
+    assert r.exit_code == 2 and "holds no photos" in r.output and "Traceback" not in r.output
