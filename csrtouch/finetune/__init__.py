@@ -30,13 +30,11 @@ from csrtouch.styles import files
 from csrtouch.styles.registry import (
     ARCH_VECTOR,
     StyleInfo,
-    builtin_names,
-    check_name,
     get_style_info,
     load_shared_network,
     load_style,
     shared_network_sha256,
-    user_styles_dir,
+    personal_style_path,
 )
 
 __all__ = ["FinetuneResult", "finetune"]
@@ -102,12 +100,7 @@ def finetune(
             or too few usable photos.
     """
     began = time.perf_counter()
-    check_name(name)
-    if name in builtin_names():
-        raise UsageError(f"{name!r} is a built-in style; choose another name")
-    dest = user_styles_dir() / f"{name}{files.SUFFIX}"
-    if dest.exists() and not force:
-        raise UsageError(f"style {name!r} already exists ({dest}); use --force to replace it")
+    dest = personal_style_path(name, force=force)
     origin = load_style(start)
     if origin.network is not None:
         raise UsageError(f"--from {start}: it brings its own network; start from a style of the shared network")

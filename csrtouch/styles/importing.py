@@ -13,11 +13,9 @@ from csrtouch.styles.registry import (
     ARCH_NETWORK,
     ARCH_VECTOR,
     StyleInfo,
-    builtin_names,
-    check_name,
     get_style_info,
     shared_network_sha256,
-    user_styles_dir,
+    personal_style_path,
 )
 
 
@@ -31,12 +29,7 @@ def import_style(source: str | Path, name: str, *, force: bool = False) -> Style
         force: replace an existing personal style of that name.
     """
     source = Path(source)
-    check_name(name)
-    if name in builtin_names():
-        raise UsageError(f"{name!r} is a built-in style; choose another name")
-    dest = user_styles_dir() / f"{name}{files.SUFFIX}"
-    if dest.exists() and not force:
-        raise UsageError(f"style {name!r} already exists ({dest}); use --force to replace it")
+    dest = personal_style_path(name, force=force)
     if not source.is_file():
         raise UsageError("no such file", source)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

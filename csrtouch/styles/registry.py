@@ -86,6 +86,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def personal_style_path(name: str, *, force: bool = False) -> Path:
+    """Where a new personal style called ``name`` goes; refuses a bad or built-in name, and
+    an existing style unless ``force``."""
+    check_name(name)
+    if name in builtin_names():
+        raise UsageError(f"{name!r} is a built-in style; choose another name")
+    dest = user_styles_dir() / f"{name}{files.SUFFIX}"
+    if dest.exists() and not force:
+        raise UsageError(f"style {name!r} already exists ({dest}); use --force to replace it")
+    return dest
+
+
 def _info(path: Path, kind: str) -> StyleInfo:
     meta = files.read_meta(path)
     extra = json.loads(meta["info"]) if "info" in meta else {}
