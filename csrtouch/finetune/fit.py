@@ -53,7 +53,6 @@ class Fit:
     gamma: torch.Tensor
     beta: torch.Tensor
     offset: torch.Tensor
-    final_loss: float
 
 
 def canonical(image: np.ndarray) -> np.ndarray:
@@ -129,7 +128,6 @@ def fit(
     params = [t.detach().clone().float().requires_grad_(True) for t in init]
     optimiser = torch.optim.Adam(params, lr=lr)
     conds = torch.cat([e.cond for e in examples])
-    losses = []
     for step in range(1, steps + 1):
         picked = rng.choice(len(examples), size=min(batch, len(examples)), replace=False)
         xs, ys = [], []
@@ -146,11 +144,9 @@ def fit(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        losses.append(loss.item())
         if progress is not None:
-            progress(step, losses[-1])
-    gamma, beta, offset = (p.detach().clone() for p in params)
-    return Fit(gamma, beta, offset, float(np.mean(losses[-max(1, steps // 10) :])))
+            progress(step, loss.item())
+    return Fit(*(p.detach().clone() for p in params))
 
 
 def apply_fit(net: CSRNet, style: Fit, e: Example) -> torch.Tensor:

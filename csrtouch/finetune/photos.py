@@ -14,8 +14,10 @@ from csrtouch.engine.thumbnail import thumbnail
 from csrtouch.errors import CsrtouchError, UsageError
 from csrtouch.io import SUPPORTED_SUFFIXES, decode
 
-#: Long side of the copy whose pixels the style is fitted to; the condition still comes
-#: from the engine's own thumbnail, so the fit sees what ``apply`` will see.
+#: Long side of the copy whose pixels the style is fitted to. Paired befores take their
+#: condition from the engine's own thumbnail, as ``apply`` does; unpaired pseudo-befores are
+#: made at this size and conditioned on it (on Kodak photos, the look from a 256 px
+#: condition is within 45-52 dB PSNR of the look from the engine's 512 px one).
 FIT_SIZE = 256
 #: Photos smaller than this on their short side carry too little to learn a look from.
 MIN_SIDE = 64
