@@ -330,6 +330,7 @@ def finetune(
         err.print(
             f"learned style [bold]{_esc(result.info.name)}[/] from {len(result.photos)} photos in {result.seconds:.1f} s; "
             f"on {len(result.held_out)} held-out photo(s) {result.psnr:.2f} dB PSNR "
+            f"{'from their befores' if before is not None else 'from made-up befores'} "
             f"(untouched {result.untouched_psnr:.2f} dB) -> {_esc(result.info.path)}"
         )
 
