@@ -10,7 +10,10 @@ Prints, all measured in this run on this machine:
 - the paper's full-resolution forward pass (original architecture; the released
   checkpoint when ../shared is present, else random weights of the same shape: the cost
   is the same) on one 12 MP image: seconds and peak RSS; and the ratio csrtouch/paper;
-- peak RSS of `csrtouch apply` on one 12 MP and one 50 MP (8660x5773) JPEG;
+- peak RSS of `csrtouch apply` on one 12 MP and one 50 MP (8660x5773) JPEG, and of 16-bit
+  TIFF output at 12, 24 and 50 MP with its slope in MB per MP (what grows with the photo);
+- TIFF compressors on one 16-bit 12 MP frame: seconds and MB (why csrtouch.io.tiff uses
+  ISA-L Deflate);
 - `csrtouch --help` and `csrtouch list-styles` wall time (median of 5).
 """
 
@@ -67,7 +70,7 @@ def median_wall(cmd: list[str], runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def stage_split(paths: list[Path], out: Path, exact: bool) -> dict[str, float]:
+def stage_split(paths: list[Path], out: Path, exact: bool, tiff16: bool = False) -> dict[str, float]:
     """Median seconds per stage over ``paths``, in this process."""
     from csrtouch.engine import Retoucher
     from csrtouch.io import decode, encode
@@ -80,15 +83,61 @@ def stage_split(paths: list[Path], out: Path, exact: bool) -> dict[str, float]:
         t1 = time.perf_counter()
         retoucher.color_function(image.pixels)
         t2 = time.perf_counter()
-        image.pixels = retoucher(image.pixels)  # condition again + apply
+        image.pixels = retoucher(image.pixels, np.uint16 if tiff16 else None)  # condition again + apply
         t3 = time.perf_counter()
-        encode(image, out / p.name, software="bench")
+        encode(image, out / (p.stem + (".tif" if tiff16 else p.suffix)), software="bench")
         t4 = time.perf_counter()
         stages["decode"].append(t1 - t0)
         stages["condition"].append(t2 - t1)
         stages["apply"].append((t3 - t2) - (t2 - t1))
         stages["encode"].append(t4 - t3)
     return {k: statistics.median(v) for k, v in stages.items()}
+
+
+def tiff_compressors(path: Path) -> None:
+    """Seconds (median of 3) and MB of each TIFF compressor on one 16-bit retouched frame."""
+    import zlib
+
+    from isal import isal_zlib
+
+    from csrtouch.engine import Retoucher
+    from csrtouch.io import decode
+    from csrtouch.io.tiff import LEVEL, STRIP_BYTES, _differences
+
+    pixels = Retoucher("expertC", device="cpu")(decode(path).pixels, np.uint16)
+    rows = STRIP_BYTES // pixels[0].nbytes
+    strips = [pixels[i : i + rows] for i in range(0, len(pixels), rows)]
+    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    candidates = {
+        "libtiff LZW (OpenCV, csrtouch before)": lambda: cv2.imencode(".tif", bgr)[1].tobytes(),
+        "zlib level 1": lambda: b"".join(zlib.compress(s, 1) for s in strips),
+        "zlib level 1 + predictor": lambda: b"".join(zlib.compress(_differences(s), 1) for s in strips),
+        f"ISA-L level {LEVEL}": lambda: b"".join(isal_zlib.compress(s, LEVEL) for s in strips),
+        f"ISA-L level {LEVEL} + predictor": lambda: b"".join(isal_zlib.compress(_differences(s), LEVEL) for s in strips),
+    }
+    parts = []
+    for name, run in candidates.items():
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            size = len(run())
+            times.append(time.perf_counter() - t)
+        parts.append(f"{name} {statistics.median(times):.2f} s {size / 1e6:.0f} MB")
+    print(f"TIFF compressors, one 16-bit 12 MP frame ({pixels.nbytes / 1e6:.0f} MB): " + "; ".join(parts))
+
+
+def tiff_rss_slope(tmp: Path, csrtouch: list[str]) -> None:
+    """Peak RSS of JPEG -> 16-bit TIFF at 12, 24 and 50 MP, and its growth per megapixel."""
+    sizes = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773)}
+    rss = {}
+    for mp, (w, h) in sizes.items():
+        folder = tmp / f"rss{mp}"
+        folder.mkdir()
+        cv2.imwrite(str(folder / "a.jpg"), make_photo(w, h, 2), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        _, rss[mp] = peak_rss_of([*csrtouch, "apply", "-q", "--format", "tiff", "--bit-depth", "16", str(folder), str(tmp / f"rss{mp}-out")])
+    slope = (rss[50] - rss[12]) * 1024 / (50 - 12)
+    print("16-bit TIFF peak RSS: " + ", ".join(f"{mp} MP {gb:.2f} GB" for mp, gb in rss.items())
+          + f"; slope {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP)")
 
 
 def paper_forward(path: Path) -> None:
@@ -149,6 +198,9 @@ def main() -> None:
         print("stages, LUT path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
         split = stage_split(paths[: min(2, len(paths))], tmp / "split-exact", exact=True)
         print("stages, exact path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
+        split = stage_split(paths[: min(2, len(paths))], tmp / "split-tiff16", exact=True, tiff16=True)
+        print("stages, 16-bit TIFF (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
+        tiff_compressors(paths[0])
 
         if not args.skip_paper:
             weights = "released checkpoint" if CHECKPOINT.is_file() else "random weights (no ../shared)"
@@ -167,6 +219,7 @@ def main() -> None:
                 print(f"50 MP (8660x5773) {label}: {seconds:.2f} s, peak RSS {rss:.2f} GB")
             _, rss12 = peak_rss_of([*csrtouch, "apply", "-q", str(paths[0]), str(tmp / "one")])
             print(f"12 MP single image LUT: peak RSS {rss12:.2f} GB")
+            tiff_rss_slope(tmp, csrtouch)
 
         print(f"csrtouch --help: {median_wall([*csrtouch, '--help']):.3f} s (median of 5)")
         print(f"csrtouch list-styles: {median_wall([*csrtouch, 'list-styles']):.3f} s (median of 5)")

@@ -31,6 +31,7 @@ from csrtouch.io import (
     encode,
     encode_bytes,
     output_suffix,
+    write_atomic,
 )
 from csrtouch.io.metadata import load_exif, orient
 
@@ -532,6 +533,70 @@ def test_tiff_written_by_us_is_a_plain_tiff() -> None:
     np.testing.assert_array_equal(rgba[..., 3], image.alpha)
 
 
+def smooth_16_bit(h: int, w: int) -> np.ndarray:
+    """A 16-bit gradient, as a RAW renders a sky: the horizontal predictor helps it."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 1000 + y * 7, y * 1500 + x, (x + y) * 600], axis=2).astype(np.uint16)
+
+
+@pytest.mark.parametrize("has_alpha", [False, True], ids=["rgb", "rgba"])
+@pytest.mark.parametrize(
+    ("content", "predictor"),
+    # 8-bit values widened to 16 bits (a JPEG retouched to 16 bits) compress better as
+    # they are; a smooth 16-bit frame better as differences. The writer picks per file.
+    [("widened", 1), ("smooth", 2)],
+)
+def test_16_bit_tiff_reads_back_alike_everywhere_with_its_metadata(
+    monkeypatch: pytest.MonkeyPatch, content: str, predictor: int, has_alpha: bool
+) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    from csrtouch.io import tiff
+
+    monkeypatch.setattr(tiff, "STRIP_BYTES", 1000)  # many strips, the last one short
+    h, w = 37, 50
+    if content == "smooth":
+        pixels = smooth_16_bit(h, w)
+    else:
+        pixels = random_pixels((h, w, 3), 8).astype(np.uint16) * 257
+    alpha = random_pixels((h, w), 16, seed=1) if has_alpha else None
+    icc = srgb_profile()
+    image = Image(pixels, alpha, "tiff", False, icc, camera_exif(), XMP)
+    data = encode_bytes(image, format="tiff", software="csrtouch", description="look")
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        page = tif.pages[0]
+        assert (page.compression, page.predictor) == (8, predictor)  # Adobe Deflate ("ZIP")
+        assert len(page.dataoffsets) > 10
+        read = page.asarray()
+        assert page.tags["Software"].value == "csrtouch"
+        assert page.tags["ImageDescription"].value == "look"
+        assert page.tags["InterColorProfile"].value == icc
+        assert bytes(page.tags["XMP"].value) == XMP
+        assert page.tags["ExifTag"].value["ISOSpeedRatings"] == 400
+    rgba = np.dstack([pixels, alpha]) if has_alpha else pixels
+    np.testing.assert_array_equal(read, rgba)
+    opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(opencv, rgba[..., [2, 1, 0, 3][: rgba.shape[2]]])
+    back = decode_bytes(data)
+    np.testing.assert_array_equal(back.pixels, pixels)
+    if has_alpha:
+        np.testing.assert_array_equal(back.alpha, alpha)
+    assert back.icc_profile == icc and back.xmp == XMP
+    exif = load_exif(back.exif)
+    assert exif is not None and exif[0x010F] == "Canon" and exif.get_ifd(GPS_IFD)[0x0001] == "N"
+    with PIL.Image.open(io.BytesIO(data)) as pil:
+        # Pillow reads 16-bit colour as 8-bit (the high byte), metadata in full.
+        assert pil.info["icc_profile"] == icc and pil.getexif()[0x0110] == "EOS R5"
+        np.testing.assert_array_equal(np.asarray(pil.convert("RGB")), (pixels >> 8).astype(np.uint8))
+
+
+def test_tiff_written_to_a_file_is_the_tiff_encode_bytes_makes(tmp_path: Path) -> None:
+    """Files get their strips streamed and IFD0 rewritten in place; bytes the same."""
+    image = Image(smooth_16_bit(300, 400), None, "tiff", False, srgb_profile(), camera_exif(), XMP)
+    encode(image, tmp_path / "out.tif", software="csrtouch")
+    assert (tmp_path / "out.tif").read_bytes() == encode_bytes(image, format="tiff", software="csrtouch")
+
+
 def test_tiff_structure_tags_are_not_copied_into_exif() -> None:
     data = pillow_bytes(
         PIL.Image.fromarray(random_pixels((4, 6, 3), 8)), "TIFF", exif=camera_exif()
@@ -662,6 +727,20 @@ def test_failed_write_removes_temp_file_and_keeps_old_file(
     assert info.value.path == str(path)
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
     assert path.read_bytes() == b"previous result"
+
+
+def test_write_that_fails_partway_leaves_nothing(tmp_path: Path) -> None:
+    """A file written piece by piece (a TIFF's strips) that fails halfway is removed."""
+
+    def half_then_full(file: io.BufferedWriter) -> None:
+        file.write(b"II*\0" + bytes(1000))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(EncodeError) as info:
+        write_atomic(tmp_path / "out.tif", half_then_full)
+    assert info.value.message == f"cannot write the file: {os.strerror(errno.ENOSPC)}"
+    assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_interrupted_write_removes_temp_file(

@@ -6,12 +6,16 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from csrtouch.errors import EncodeError
 
 
-def write_atomic(path: Path | str, data: bytes) -> None:
+def write_atomic(path: Path | str, data: bytes | Callable[[BinaryIO], None]) -> None:
     """Write ``data`` to ``path``, creating parent folders, replacing any file there.
+
+    ``data`` is the bytes, or a function that writes them to the open (empty, seekable)
+    file, so that a large image can be written piece by piece instead of held whole.
 
     The bytes go to a hidden ``.NAME.XXXXXXXX.part`` file in the same folder, are flushed to
     disk, then renamed onto ``path``: an interrupted run leaves either the old file or the
@@ -33,7 +37,10 @@ def write_atomic(path: Path | str, data: bytes) -> None:
     try:
         with open(temp, "xb") as f:
             created = True
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import cv2
 import numpy as np
@@ -73,17 +73,11 @@ def encode(
             f"the file name ends in {path.suffix} but the format asked for is {format}", path
         )
     try:
-        data = encode_bytes(
-            image,
-            format=format,
-            quality=quality,
-            bit_depth=bit_depth,
-            software=software,
-            description=description,
-        )
+        write_atomic(path, _encoded(image, format, quality, bit_depth, software, description))
     except EncodeError as e:
+        if e.path is not None:  # write_atomic's own, about the file
+            raise
         raise EncodeError(e.message, path) from e
-    write_atomic(path, data)
 
 
 def encode_bytes(
@@ -101,13 +95,32 @@ def encode_bytes(
     converted out of the profile into sRGB are converted back into it. Alpha is written to
     PNG, TIFF and WebP and dropped from JPEG. A grayscale image is written as grayscale (its
     luma, which is exact while the three channels are equal), except that grayscale with
-    alpha goes to PNG and TIFF as RGBA, since OpenCV writes only 1, 3 or 4 channels, and
-    WebP, which has no grayscale, gets RGB. WebP is lossy, at ``quality``.
+    alpha goes to PNG and TIFF as RGBA, since OpenCV reads and writes only 1, 3 or 4
+    channels, and WebP, which has no grayscale, gets RGB. WebP is lossy, at ``quality``.
+    TIFF is Deflate-compressed (see :mod:`~csrtouch.io.tiff`).
 
     Raises:
         UsageError: as :func:`encode`.
         EncodeError: the encoder fails, e.g. EXIF too long for a JPEG segment.
     """
+    data = _encoded(image, format, quality, bit_depth, software, description)
+    if callable(data):
+        buffer = io.BytesIO()
+        data(buffer)
+        return buffer.getvalue()
+    return data
+
+
+def _encoded(
+    image: Image,
+    format: str,
+    quality: int,
+    bit_depth: int | None,
+    software: str | None,
+    description: str | None,
+) -> bytes | Callable[[BinaryIO], None]:
+    """The file's bytes, or for TIFF a function that writes them to an empty file (its
+    strips are compressed as they are written, never held whole)."""
     fmt = check_format(format)
     depth = bit_depth
     if depth is None:
@@ -126,26 +139,38 @@ def encode_bytes(
                 return _jpeg(pixels, image.grayscale, quality, image.icc_profile, exif, image.xmp)
             if fmt == "webp":
                 return _webp(pixels, alpha, quality, image.icc_profile, exif, image.xmp)
-            planes = _opencv_planes(pixels, alpha, image.grayscale)
             if fmt == "png":
                 return png.add_metadata(
-                    _imencode(".png", planes),
+                    _imencode(".png", _opencv_planes(pixels, alpha, image.grayscale)),
                     icc_profile=image.icc_profile,
                     exif=exif,
                     xmp=image.xmp,
                 )
             parsed = metadata.load_exif(exif)
-            return tiff.add_metadata(
-                _imencode(".tif", planes),
-                tags={} if parsed is None else metadata.portable_tags(parsed),
-                icc_profile=image.icc_profile,
-                xmp=image.xmp,
-                alpha=alpha is not None,
-            )
+            tags = {} if parsed is None else metadata.portable_tags(parsed)
     except EncodeError:
         raise
     except Exception as e:  # an encoder's own exception types must not reach the caller
         raise EncodeError(f"cannot encode {fmt.upper()}: {e}") from e
+
+    def write_tiff(file: BinaryIO) -> None:
+        try:
+            with metadata.quiet_pillow():
+                tiff.write(
+                    file,
+                    pixels,
+                    alpha=alpha,
+                    grayscale=image.grayscale,
+                    tags=tags,
+                    icc_profile=image.icc_profile,
+                    xmp=image.xmp,
+                )
+        except OSError:  # writing the file: write_atomic says which and why
+            raise
+        except Exception as e:
+            raise EncodeError(f"cannot encode TIFF: {e}") from e
+
+    return write_tiff
 
 
 def _to_depth(array: np.ndarray, depth: int) -> np.ndarray:
