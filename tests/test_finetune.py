@@ -15,7 +15,7 @@ from csrtouch.cli import app
 from csrtouch.engine import Retoucher
 from csrtouch.errors import UsageError
 from csrtouch.finetune import finetune
-from csrtouch.finetune.fit import canonical, pseudo_before
+from csrtouch.finetune.fit import NATURAL, colour_cast, pseudo_befores, tones
 from csrtouch.metrics import psnr
 from csrtouch.model import GFM_SIZES, CSRNet
 from csrtouch.styles import files, list_styles, load_style
@@ -149,12 +149,37 @@ def test_monochrome_liked_photos_give_a_monochrome_style(tmp_path, photos):
     assert chroma < 0.25 * before
 
 
-def test_canonical_removes_a_global_look(photos):
-    x = photos[0].astype(np.float32) / 255
-    faded = 0.1 + 0.8 * x
-    assert np.abs(canonical(faded) - canonical(x)).mean() < 0.02
-    before = pseudo_before(faded, np.random.default_rng(0))
-    assert before.shape == x.shape and before.dtype == np.float32 and 0 <= before.min() and before.max() <= 1
+def test_pseudo_befores_undo_what_the_liked_photos_share(photos):
+    plain = [p.astype(np.float32) / 255 for p in photos]
+    looked = [np.clip(0.1 + 0.8 * x * np.array([1.1, 1.0, 0.8], np.float32), 0, 1) for x in plain]
+    befores = pseudo_befores(looked, np.random.default_rng(0), count=4)
+    assert [len(b) for b in befores] == [4] * len(photos)
+    flat = [b for group in befores for b in group]
+    assert all(b.shape == plain[0].shape and b.dtype == np.float32 and 0 <= b.min() and b.max() <= 1 for b in flat)
+    # The fade and the warm cast are gone: levels and colour balance are back among
+    # unedited photos', ...
+    mean = {k: np.mean([tones(b)[k] for b in flat]) for k in ("black", "white")}
+    assert abs(mean["black"] - NATURAL["black"][0]) < 0.03 and abs(mean["white"] - NATURAL["white"][0]) < 0.05
+    red_minus_blue = lambda xs: np.mean([(x[..., 0] - x[..., 2]).mean() for x in xs])  # noqa: E731
+    assert red_minus_blue(flat) < red_minus_blue(looked) - 0.05
+    # ... while what differs between the photos stays: the darkest stays darker.
+    brightness = [np.mean([tones(b)["mean"] for b in group]) for group in befores]
+    order = np.argsort([tones(x)["mean"] for x in looked])
+    assert brightness[order[0]] < brightness[order[-1]]
+    again = pseudo_befores(looked, np.random.default_rng(0), count=4)
+    assert all(np.array_equal(a, b) for a, b in zip(flat, [b for g in again for b in g]))
+
+
+def test_colour_cast_is_shared_not_one_photos(photos):
+    # Six crops of two warm photos: their own cast is the baseline to move from.
+    plain = [p.astype(np.float32) / 255 for p in photos]
+    base = colour_cast(plain)
+    warmer = colour_cast([np.clip(x * np.array([1.1, 1.0, 0.8], np.float32), 0, 1) for x in plain]) - base
+    assert (warmer[1:4, 0] > warmer[1:4, 2] + 0.03).all()
+    # One very blue photo among ordinary ones is not a blue look.
+    blue = np.clip(plain[0] * np.array([0.7, 0.9, 1.2], np.float32), 0, 1)
+    one = np.abs(colour_cast([blue] + plain[1:]) - base).max()
+    assert one < 0.5 * np.abs(colour_cast([blue] * 6) - base).max()
 
 
 def test_offset_adds_to_the_gfm_vectors():

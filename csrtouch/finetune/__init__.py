@@ -17,15 +17,14 @@ import torch
 
 from csrtouch.errors import UsageError
 from csrtouch.finetune.fit import (
-    BEFORES_PER_PHOTO,
     Example,
     Fit,
     apply_fit,
     example,
     fit,
-    pseudo_before,
+    pseudo_befores,
 )
-from csrtouch.finetune.photos import Photo, read_photos
+from csrtouch.finetune.photos import read_photos
 from csrtouch.styles import files
 from csrtouch.styles.registry import (
     ARCH_VECTOR,
@@ -114,7 +113,11 @@ def finetune(
         p.requires_grad_(False)
     init = (torch.from_numpy(origin.gamma.copy()), torch.from_numpy(origin.beta.copy()), torch.from_numpy(origin.offset.copy()))
     rng = np.random.default_rng(seed)
-    examples = [_examples(net, p, rng) for p in photos]
+    if before is None:
+        befores = pseudo_befores([p.pixels for p in photos], rng)
+        examples = [[example(net, b, p.pixels) for b in group] for p, group in zip(photos, befores)]
+    else:
+        examples = [[example(net, p.before, p.pixels, p.before_thumb)] for p in photos]
     held = _held_out(len(photos), seed)
     train = [e for i, group in enumerate(examples) if i not in held for e in group]
     report = (lambda phase: None) if progress is None else (lambda phase: lambda s, v: progress(phase, s, steps, v))
@@ -155,13 +158,6 @@ def finetune(
         untouched,
         time.perf_counter() - began,
     )
-
-
-def _examples(net, photo: Photo, rng: np.random.Generator) -> list[Example]:
-    if photo.before is not None:
-        return [example(net, photo.before, photo.pixels, photo.before_thumb)]
-    befores = [pseudo_before(photo.pixels, rng) for _ in range(BEFORES_PER_PHOTO)]
-    return [example(net, b, photo.pixels) for b in befores]
 
 
 def _held_out(count: int, seed: int) -> set[int]:

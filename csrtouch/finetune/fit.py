@@ -1,12 +1,13 @@
 """Fit a style (condition modulation and GFM offset) to photos, with the network frozen.
 
 Paired mode fits ``before -> after`` directly. Unpaired mode has only the liked photos, so
-it makes its own befores: each liked photo is brought to a *canonical* rendering (levels,
-colourfulness and brightness of a typical unedited photo, measured on the FiveK inputs and
-Kodak photos the shared network was trained with) and then jittered in exposure, white
-balance, contrast and saturation. What the style learns is the way back: from an ordinary
-photo to the liked look. A monochrome liked photo gets random colour added to its before,
-so the style learns to drop colour rather than to keep it.
+it makes its own befores (``pseudo_befores``). A look is what the liked photos share, so it
+is estimated over the whole set: their levels, colourfulness and brightness are placed
+among those of unedited photos (``NATURAL``, keeping each photo's difference from the
+others) and the colour cast they share, per tone band, is taken away (``colour_cast``);
+each before then gets a little random white balance and contrast. What the style learns is
+the way back: from an ordinary photo to the liked look. Monochrome liked photos get random
+colour in their befores, so the style learns to drop colour rather than to keep it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,22 @@ from csrtouch.model import CSRNet
 
 #: Rec. 709 luma weights.
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
-#: A typical unedited photo (mean over the FiveK inputs and Kodak photos at 256 px): 1st and
-#: 99th percentile of luma, mean absolute chroma, mean luma.
-TYPICAL_BLACK, TYPICAL_WHITE, TYPICAL_CHROMA, TYPICAL_MEAN = 0.114, 0.790, 0.046, 0.402
+#: Tones of unedited photos: mean and spread over the FiveK inputs and Kodak photos at 256 px
+#: of the 1st and 99th percentiles of luma, the mean absolute chroma and the mean luma.
+NATURAL = {"black": (0.115, 0.043), "white": (0.790, 0.143), "chroma": (0.046, 0.027), "mean": (0.402, 0.086)}
+#: Luma bands in which colour casts are measured: centres 0.1, 0.3, ..., 0.9.
+BANDS = 5
+#: Mean chroma (RGB minus luma) of the same photos in each band.
+TYPICAL_CAST = np.array(
+    [
+        [0.0249, -0.0055, -0.0191],
+        [0.0335, -0.0064, -0.0354],
+        [0.0040, 0.0013, -0.0242],
+        [-0.0032, 0.0062, -0.0525],
+        [-0.0044, 0.0158, -0.1435],
+    ],
+    np.float32,
+)
 #: Pseudo-befores made from each liked photo in unpaired mode.
 BEFORES_PER_PHOTO = 8
 
@@ -55,38 +69,122 @@ class Fit:
     offset: torch.Tensor
 
 
-def canonical(image: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` float image with the levels, colourfulness and brightness of a typical
-    unedited photo: the look of ``image`` taken away as far as global statistics go."""
+def tones(image: np.ndarray) -> dict[str, float]:
+    """The statistics of ``NATURAL`` for one float ``(H, W, 3)`` image."""
     luma = image @ LUMA
-    lo, hi = np.percentile(luma[::3, ::3], (1, 99))
-    x = (image - lo) / max(hi - lo, 0.05) * (TYPICAL_WHITE - TYPICAL_BLACK) + TYPICAL_BLACK
+    black, white = np.percentile(luma[::2, ::2], (1, 99))
+    chroma = float(np.abs(image - luma[..., None]).mean())
+    return {"black": float(black), "white": float(white), "chroma": chroma, "mean": float(luma.mean())}
+
+
+def retone(image: np.ndarray, black: float, white: float, chroma: float, mean: float) -> np.ndarray:
+    """``image`` with its levels stretched to ``black``/``white``, then its chroma scaled to
+    ``chroma`` (unless monochrome), then a gamma that brings its mean luma to ``mean``."""
+    now = tones(image)
+    scale = (white - black) / max(now["white"] - now["black"], 0.05)
+    x = (image - now["black"]) * scale + black
     luma = x @ LUMA
-    chroma = float(np.abs(x - luma[..., None]).mean())
-    if chroma > 0.01:
-        x = luma[..., None] + (x - luma[..., None]) * (TYPICAL_CHROMA / chroma)
+    current = float(np.abs(x - luma[..., None]).mean())
+    if current > 0.01:
+        x = luma[..., None] + (x - luma[..., None]) * (chroma / current)
     x = np.clip(x, 1e-4, 1.0)
-    mean = float(np.clip(x @ LUMA, 1e-3, 1.0).mean())
-    return np.clip(x ** (math.log(TYPICAL_MEAN) / math.log(min(max(mean, 0.02), 0.98))), 0.0, 1.0).astype(np.float32)
+    now = float(np.clip(x @ LUMA, 1e-3, 1.0).mean())
+    gamma = math.log(min(max(mean, 0.02), 0.98)) / math.log(min(max(now, 0.02), 0.98))
+    return np.clip(x**gamma, 0.0, 1.0).astype(np.float32)
 
 
-def pseudo_before(after: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A plausible unedited photo that the liked ``after`` could have been made from."""
-    x = canonical(after)
-    luma = x @ LUMA
-    if float(np.abs(x - luma[..., None]).mean()) < 0.01:
-        # Monochrome: the before had colour. Per-pixel random chroma (zero luma) is enough
-        # to teach a per-pixel network to drop it.
-        noise = rng.normal(0.0, 1.6 * TYPICAL_CHROMA, x.shape).astype(np.float32)
-        x = x + noise - (noise @ LUMA)[..., None]
-        luma = x @ LUMA
-    x = luma[..., None] + rng.uniform(0.8, 1.25) * (x - luma[..., None])
-    stops = rng.normal(0.0, 0.3) + rng.normal(0.0, 0.08, 3)
-    x = np.clip(x, 0.0, 1.0) * ((2.0**stops) ** (1 / 2.2)).astype(np.float32)
-    x = np.clip(x, 0.0, 1.0)
-    k = rng.uniform(-0.15, 0.15)
-    x = 0.5 + (x - 0.5) * (1 + k) - 4 * k * (x - 0.5) ** 3
-    return np.clip(x, 0.0, 1.0).astype(np.float32)
+def _placed(values: Sequence[float], natural: tuple[float, float]) -> tuple[np.ndarray, float]:
+    """Where each liked photo's statistic sits among unedited photos, and the spread left.
+
+    The liked photos' values are shifted so their mean is the natural mean, and squeezed
+    if they spread more than natural photos do. A look that evens a statistic out (every
+    photo brought to the same brightness) leaves little spread; the rest of the natural
+    spread is returned, to be drawn at random, so the befores vary as real ones would.
+    """
+    mu, sd = natural
+    v = np.asarray(values, np.float64)
+    spread = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    k = min(1.0, sd / max(spread, 1e-6))
+    return mu + (v - v.mean()) * k, math.sqrt(max(0.0, sd**2 - (k * spread) ** 2))
+
+
+def pseudo_befores(afters: Sequence[np.ndarray], rng: np.random.Generator, count: int = BEFORES_PER_PHOTO) -> list[list[np.ndarray]]:
+    """``count`` plausible unedited photos for each liked photo in ``afters``.
+
+    The look is estimated over the whole set, not per photo, so that what differs between
+    the photos (a dark scene, a colourful one) stays in the befores and only what they
+    share moves: their tones are placed among those of unedited photos (``NATURAL``) and
+    the colour cast they share is taken away (``colour_cast``).
+    """
+    stats = [tones(x) for x in afters]
+    placed = {k: _placed([s[k] for s in stats], NATURAL[k]) for k in NATURAL}
+    centres = [{k: float(placed[k][0][i]) for k in NATURAL} for i in range(len(afters))]
+    cast = colour_cast([retone(x, **c) for x, c in zip(afters, centres)])
+    out = []
+    for x, centre in zip(afters, centres):
+        mono = _monochrome(x)
+        befores = []
+        for _ in range(count):
+            target = {k: centre[k] + placed[k][1] * rng.normal() for k in NATURAL}
+            target["white"] = max(target["white"], target["black"] + 0.1)
+            b = retone(x, **target)
+            if mono:
+                # The before had colour, as little or as much as photos have. Per-pixel
+                # random chroma (zero luma) is enough to teach a per-pixel network to drop it.
+                noise = rng.normal(0.0, rng.uniform(1.0, 4.0) * NATURAL["chroma"][0], b.shape).astype(np.float32)
+                b = b + noise - (noise @ LUMA)[..., None]
+            else:
+                b = remove_cast(b, cast)
+            b = np.clip(b, 0.0, 1.0) * ((2.0 ** rng.normal(0.0, 0.08, 3)) ** (1 / 2.2)).astype(np.float32)
+            k = rng.uniform(-0.15, 0.15)
+            b = np.clip(b, 0.0, 1.0)
+            befores.append(np.clip(0.5 + (b - 0.5) * (1 + k) - 4 * k * (b - 0.5) ** 3, 0.0, 1.0).astype(np.float32))
+        out.append(befores)
+    return out
+
+
+def band_chroma(image: np.ndarray) -> np.ndarray:
+    """``(BANDS, 3)`` mean chroma of ``image`` in each luma band (NaN where a band is nearly empty)."""
+    luma = image @ LUMA
+    chroma = (image - luma[..., None]).reshape(-1, 3)
+    band = np.clip((luma * BANDS).astype(int), 0, BANDS - 1).ravel()
+    counts = np.bincount(band, minlength=BANDS)
+    sums = np.stack([np.bincount(band, chroma[:, c], minlength=BANDS) for c in range(3)], 1)
+    out = sums / np.maximum(counts, 1)[:, None]
+    out[counts < 0.01 * band.size] = np.nan
+    return out.astype(np.float32)
+
+
+def colour_cast(images: Sequence[np.ndarray]) -> np.ndarray:
+    """``(BANDS, 3)`` colour cast shared by ``images``, per luma band: how far their mean
+    chroma lies from unedited photos' (``TYPICAL_CAST``), shrunk towards zero by how much
+    the photos disagree (James-Stein), so that a few photos of sunsets are not taken for a
+    warm look. Monochrome photos have no say."""
+    cast = np.zeros((BANDS, 3), np.float32)
+    colour = [x for x in images if not _monochrome(x)]
+    if not colour:
+        return cast
+    stats = np.array([band_chroma(x) for x in colour])
+    for b in range(BANDS):
+        s = stats[:, b][~np.isnan(stats[:, b, 0])]
+        if len(s) < 2:
+            continue
+        d = s.mean(0) - TYPICAL_CAST[b]
+        noise = s.var(0, ddof=1).sum() / len(s)
+        cast[b] = d * max(0.0, 1.0 - noise / max(float(d @ d), 1e-12))
+    return cast
+
+
+def remove_cast(image: np.ndarray, cast: np.ndarray) -> np.ndarray:
+    """``image`` with ``cast`` (from colour_cast) subtracted, interpolated across luma."""
+    luma = image @ LUMA
+    centres = (np.arange(BANDS) + 0.5) / BANDS
+    shift = np.stack([np.interp(luma, centres, cast[:, c]) for c in range(3)], -1)
+    return np.clip(image - shift, 0.0, 1.0).astype(np.float32)
+
+
+def _monochrome(image: np.ndarray) -> bool:
+    return float(np.abs(image - (image @ LUMA)[..., None]).mean()) < 0.01
 
 
 def example(net: CSRNet, before: np.ndarray, after: np.ndarray, before_thumb: np.ndarray | None = None) -> Example:
