@@ -108,13 +108,15 @@ def tiff_compressors(path: Path) -> None:
     rows = STRIP_BYTES // pixels[0].nbytes
     strips = [pixels[i : i + rows] for i in range(0, len(pixels), rows)]
     bgr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    candidates = {
-        "libtiff LZW (OpenCV, csrtouch before)": lambda: cv2.imencode(".tif", bgr)[1].tobytes(),
-        "zlib level 1": lambda: b"".join(zlib.compress(s, 1) for s in strips),
-        "zlib level 1 + predictor": lambda: b"".join(zlib.compress(_differences(s), 1) for s in strips),
-        f"ISA-L level {LEVEL}": lambda: b"".join(isal_zlib.compress(s, LEVEL) for s in strips),
-        f"ISA-L level {LEVEL} + predictor": lambda: b"".join(isal_zlib.compress(_differences(s), LEVEL) for s in strips),
-    }
+
+    def strips_through(compress, predict: bool):
+        return lambda: b"".join(compress(_differences(s) if predict else s) for s in strips)
+
+    candidates = {"libtiff LZW (OpenCV, csrtouch before)": lambda: cv2.imencode(".tif", bgr)[1].tobytes()}
+    for name, compress in (("zlib level 1", lambda b: zlib.compress(b, 1)),
+                           (f"ISA-L level {LEVEL}", lambda b: isal_zlib.compress(b, LEVEL))):
+        candidates[name] = strips_through(compress, False)
+        candidates[name + " + predictor"] = strips_through(compress, True)
     parts = []
     for name, run in candidates.items():
         times = []
@@ -134,7 +136,8 @@ def tiff_rss_slope(tmp: Path, csrtouch: list[str]) -> None:
         folder = tmp / f"rss{mp}"
         folder.mkdir()
         cv2.imwrite(str(folder / "a.jpg"), make_photo(w, h, 2), [cv2.IMWRITE_JPEG_QUALITY, 92])
-        _, rss[mp] = peak_rss_of([*csrtouch, "apply", "-q", "--format", "tiff", "--bit-depth", "16", str(folder), str(tmp / f"rss{mp}-out")])
+        cmd = [*csrtouch, "apply", "-q", "--format", "tiff", "--bit-depth", "16", str(folder), str(tmp / f"rss{mp}-out")]
+        _, rss[mp] = peak_rss_of(cmd)
     slope = (rss[50] - rss[12]) * 1024 / (50 - 12)
     print("16-bit TIFF peak RSS: " + ", ".join(f"{mp} MP {gb:.2f} GB" for mp, gb in rss.items())
           + f"; slope {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP)")

@@ -138,8 +138,9 @@ def apply(
 
         import torch
 
-        workers = n_jobs or os.cpu_count() or 1
+        # No more workers than files, so that one big photo gets every core's torch thread;
         # torch threads x workers <= cores: oversubscribed threads slow everything down.
+        workers = min(n_jobs or os.cpu_count() or 1, len(jobs)) or 1
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
         retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
@@ -171,7 +172,7 @@ def apply(
                 overwrite=overwrite,
                 on_result=on_result,
                 reraise=traceback,
-                workers=min(workers, len(jobs)) or 1,
+                workers=workers,
             )
         counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED)}
         if not quiet:
