@@ -65,26 +65,6 @@ def test_apply_json_lines(folder, tmp_path):
     assert line["status"] == "ok" and line["output"].endswith("a.png") and line["error"] is None
 
 
-@pytest.mark.parametrize(
-    ("jobs", "files", "workers"), [([], 1, 1), ([], 4, 2), (["--jobs", "4"], 2, 2), (["--jobs", "1"], 4, 1)]
-)
-def test_torch_threads_times_workers_fill_the_cores(folder, tmp_path, monkeypatch, jobs, files, workers):
-    """No more workers than files: a single big photo gets every core (torch threads)."""
-    import os
-
-    import csrtouch.batch
-
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    threads, used = [], []
-    monkeypatch.setattr(torch, "set_num_threads", threads.append)
-    run_batch = csrtouch.batch.run_batch
-    monkeypatch.setattr(csrtouch.batch, "run_batch", lambda *a, **k: used.append(k["workers"]) or run_batch(*a, **k))
-    inputs = [str(p) for p in sorted(folder.rglob("*.*")) if p.suffix != ".txt"][:files]
-    result = runner.invoke(app, ["apply", "-q", *jobs, *inputs, str(tmp_path / "o")])
-    assert result.exit_code == 0, result.output
-    assert used == [workers] and threads == [2 // workers]
-
-
 def test_bad_file_fails_alone(folder, tmp_path):
     (folder / "broken.jpg").write_bytes(b"this is text, not a JPEG")
     out = tmp_path / "out"
