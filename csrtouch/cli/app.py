@@ -142,7 +142,7 @@ def apply(
         # torch threads x workers <= cores: oversubscribed threads slow everything down.
         # Not raised when there are fewer files than workers: two torch threads on one 50 MP
         # photo ran 7x slower (196 s vs 23 s) while another process kept this 2-core machine
-        # busy, since every 4,096-pixel block of the colour function is an OpenMP barrier.
+        # busy (most likely OpenMP's barrier at each 4,096-pixel block of the colour function).
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
         retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
