@@ -10,8 +10,8 @@ Prints, all measured in this run on this machine:
 - the paper's full-resolution forward pass (original architecture; the released
   checkpoint when ../shared is present, else random weights of the same shape: the cost
   is the same) on one 12 MP image: seconds and peak RSS; and the ratio csrtouch/paper;
-- peak RSS of `csrtouch apply` on one 12 MP and one 50 MP (8660x5773) JPEG, and of 16-bit
-  TIFF output at 12, 24 and 50 MP with its slope in MB per MP (what grows with the photo);
+- peak RSS of `csrtouch apply` on one JPEG of 12, 24 and 50 MP (8660x5773), to JPEG and to
+  16-bit TIFF, with its slope in MB per MP (what grows with the photo);
 - TIFF compressors on one 16-bit 12 MP frame: seconds and MB (why csrtouch.io.tiff uses
   ISA-L Deflate);
 - `csrtouch --help` and `csrtouch list-styles` wall time (median of 5).
@@ -128,19 +128,21 @@ def tiff_compressors(path: Path) -> None:
     print(f"TIFF compressors, one 16-bit 12 MP frame ({pixels.nbytes / 1e6:.0f} MB): " + "; ".join(parts))
 
 
-def tiff_rss_slope(tmp: Path, csrtouch: list[str]) -> None:
-    """Peak RSS of JPEG -> 16-bit TIFF at 12, 24 and 50 MP, and its growth per megapixel."""
+def rss_slope(tmp: Path, csrtouch: list[str]) -> None:
+    """Peak RSS of one JPEG at 12, 24 and 50 MP, to JPEG (LUT) and to 16-bit TIFF, and its
+    growth per megapixel."""
     sizes = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773)}
-    rss = {}
     for mp, (w, h) in sizes.items():
-        folder = tmp / f"rss{mp}"
-        folder.mkdir()
-        cv2.imwrite(str(folder / "a.jpg"), make_photo(w, h, 2), [cv2.IMWRITE_JPEG_QUALITY, 92])
-        cmd = [*csrtouch, "apply", "-q", "--format", "tiff", "--bit-depth", "16", str(folder), str(tmp / f"rss{mp}-out")]
-        _, rss[mp] = peak_rss_of(cmd)
-    slope = (rss[50] - rss[12]) * 1024 / (50 - 12)
-    print("16-bit TIFF peak RSS: " + ", ".join(f"{mp} MP {gb:.2f} GB" for mp, gb in rss.items())
-          + f"; slope {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP)")
+        (tmp / f"rss{mp}").mkdir()
+        cv2.imwrite(str(tmp / f"rss{mp}" / "a.jpg"), make_photo(w, h, 2), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    for label, extra in (("JPEG (LUT)", []), ("16-bit TIFF", ["--format", "tiff", "--bit-depth", "16"])):
+        rss, seconds = {}, 0.0
+        for mp in sizes:
+            cmd = [*csrtouch, "apply", "-q", *extra, str(tmp / f"rss{mp}"), str(tmp / f"rss{mp}-out-{len(extra)}")]
+            seconds, rss[mp] = peak_rss_of(cmd)
+        slope = (rss[50] - rss[12]) * 1024 / (50 - 12)
+        print(f"peak RSS, one JPEG to {label}: " + ", ".join(f"{mp} MP {gb:.2f} GB" for mp, gb in rss.items())
+              + f"; slope {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP); 50 MP took {seconds:.1f} s")
 
 
 def paper_forward(path: Path) -> None:
@@ -214,15 +216,7 @@ def main() -> None:
                   f"{seconds / results['jpeg->jpeg --exact'][1]:.1f}x (exact)")
 
         if not args.skip_50mp:
-            big = tmp / "big"
-            big.mkdir()
-            cv2.imwrite(str(big / "50mp.jpg"), make_photo(8660, 5773, 1), [cv2.IMWRITE_JPEG_QUALITY, 92])
-            for label, extra in (("LUT", []), ("exact 16-bit TIFF", ["--format", "tiff", "--bit-depth", "16"])):
-                seconds, rss = peak_rss_of([*csrtouch, "apply", "-q", *extra, str(big), str(tmp / f"big-out-{label[:3]}")])
-                print(f"50 MP (8660x5773) {label}: {seconds:.2f} s, peak RSS {rss:.2f} GB")
-            _, rss12 = peak_rss_of([*csrtouch, "apply", "-q", str(paths[0]), str(tmp / "one")])
-            print(f"12 MP single image LUT: peak RSS {rss12:.2f} GB")
-            tiff_rss_slope(tmp, csrtouch)
+            rss_slope(tmp, csrtouch)
 
         print(f"csrtouch --help: {median_wall([*csrtouch, '--help']):.3f} s (median of 5)")
         print(f"csrtouch list-styles: {median_wall([*csrtouch, 'list-styles']):.3f} s (median of 5)")

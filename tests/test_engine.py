@@ -155,3 +155,12 @@ def test_bake_orders_channels_like_pillow():
     swap = bake(lambda px: px[:, ::-1].copy(), size=17)  # RGB -> BGR is exact under trilinear
     image = np.random.default_rng(0).integers(0, 256, (31, 29, 3), dtype=np.uint8)
     assert np.abs(apply_lut(image, swap).astype(int) - image[..., ::-1]).max() <= 1
+
+
+def test_lut_in_row_bands_equals_whole_frame(coffee):
+    from csrtouch.engine.lut import apply_lut, bake
+
+    lut = bake(lambda x: x**0.8 * np.array([1.05, 1.0, 0.9], np.float32))
+    whole = apply_lut(coffee, lut, rows=coffee.shape[0])
+    assert coffee.shape[0] % 7 != 0
+    np.testing.assert_array_equal(apply_lut(coffee, lut, rows=7), whole)

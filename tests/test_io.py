@@ -760,3 +760,12 @@ def test_unwritable_destination(tmp_path: Path) -> None:
     blocker.write_bytes(b"")
     with pytest.raises(EncodeError, match="cannot create the output folder: "):
         encode(make_image(), blocker / "out.png")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "LA", "RGBA", "I;16"])
+def test_pixels_copied_out_in_row_bands_as_numpy_would(mode):
+    from csrtouch.io.decode import _asarray
+
+    rng = np.random.default_rng(0)
+    pil = PIL.Image.fromarray(rng.integers(0, 255, (37, 29, 4), np.uint8), "RGBA").convert(mode)
+    np.testing.assert_array_equal(_asarray(pil, rows=5), np.asarray(pil))

@@ -24,12 +24,20 @@ def bake(fn: Callable[[np.ndarray], np.ndarray], size: int = LUT_SIZE) -> np.nda
     return np.clip(fn(grid), 0.0, 1.0).reshape(size, size, size, 3)
 
 
-def apply_lut(image: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Apply a ``(B, G, R, 3)`` LUT from ``bake`` to an ``(H, W, 3)`` uint8 image."""
+def apply_lut(image: np.ndarray, lut: np.ndarray, rows: int = 256) -> np.ndarray:
+    """Apply a ``(B, G, R, 3)`` LUT from ``bake`` to an ``(H, W, 3)`` uint8 image.
+
+    ``rows`` rows at a time: Pillow holds an image at 4 bytes a pixel, so a whole frame
+    would cost two such copies beside the input and the output.
+    """
     from PIL import Image, ImageFilter
 
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"the LUT path takes (H, W, 3) uint8 images, got {image.dtype} {image.shape}")
     size = lut.shape[0]
     table = ImageFilter.Color3DLUT(size, lut.reshape(-1), channels=3, _copy_table=False)
-    return np.asarray(Image.fromarray(image, "RGB").filter(table))
+    out = np.empty_like(image)
+    for top in range(0, image.shape[0], rows):
+        band = np.ascontiguousarray(image[top : top + rows])
+        out[top : top + rows] = np.asarray(Image.fromarray(band, "RGB").filter(table))
+    return out

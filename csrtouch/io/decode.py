@@ -265,8 +265,21 @@ def _pillow_pixels(pil: PIL.Image.Image, mode: str, name: str) -> np.ndarray:
     if pil.mode != mode:
         pil = pil.convert(mode)
     # I;16B arrives big-endian; everything downstream wants native uint16.
-    array = np.asarray(pil)
+    array = _asarray(pil)
     return array if array.dtype == np.uint8 else array.astype(np.uint16)
+
+
+def _asarray(pil: PIL.Image.Image, rows: int = 256) -> np.ndarray:
+    """``np.asarray(pil)`` a band of rows at a time: at once, Pillow would hold the pixels
+    three times over (its own, its encoder's chunks, and their join)."""
+    width, height = pil.size
+    out = None
+    for top in range(0, height, rows):
+        band = np.asarray(pil.crop((0, top, width, min(height, top + rows))))
+        if out is None:
+            out = np.empty((height, *band.shape[1:]), band.dtype)
+        out[top : top + rows] = band
+    return out
 
 
 def _cv2_pixels(pil: PIL.Image.Image, data: bytes, mode: str, name: str) -> np.ndarray:
