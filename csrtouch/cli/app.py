@@ -23,6 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: Rich's formatting doubles the start-up time of --help (0.17 -> 0.33 s).
+    rich_markup_mode=None,
 )
 
 DEFAULT_STYLE = "expertC"  # the engine's default; repeated here so --help needs no torch
