@@ -52,6 +52,24 @@ def test_tiled_equals_untiled(net, dtype, shape, chunk):
         assert np.abs(tiled.astype(np.int64) - whole).max() <= 1
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_by_colour_equals_per_pixel(net, coffee, dtype):
+    from csrtouch.engine.tiles import apply_by_colour
+
+    fn = _fn(net)
+    per_pixel = apply_tiled(coffee, fn, dtype=dtype)
+    by_colour = apply_by_colour(coffee, fn, chunk_pixels=5000, dtype=dtype)
+    assert by_colour.dtype == dtype and by_colour.shape == coffee.shape
+    assert np.abs(by_colour.astype(np.int64) - per_pixel).max() <= 1  # as for tiles
+
+
+def test_by_colour_declines_noise(net):
+    from csrtouch.engine.tiles import apply_by_colour
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert apply_by_colour(noise, _fn(net)) is None
+
+
 def test_tiled_rejects_non_rgb(net):
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) image, got shape \(4, 4\)"):
         apply_tiled(np.zeros((4, 4), np.uint8), _fn(net))

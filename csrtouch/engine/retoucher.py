@@ -11,7 +11,7 @@ import torch
 from csrtouch.engine.fold import fold
 from csrtouch.engine.lut import apply_lut, bake
 from csrtouch.engine.thumbnail import thumbnail
-from csrtouch.engine.tiles import CHUNK_PIXELS, apply_tiled
+from csrtouch.engine.tiles import CHUNK_PIXELS, apply_by_colour, apply_tiled
 from csrtouch.errors import UsageError, WeightsError
 from csrtouch.model import COND_NF, CSRNet
 from csrtouch.styles import Style, load_shared_network, load_style
@@ -106,8 +106,9 @@ class Retoucher:
         strength: 0 leaves the image untouched, 1 applies the style, up to 1.5
             extrapolates; the output is ``x + strength * (style(x) - x)``.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        exact: evaluate the network for every pixel of 8-bit images too, instead of
-            through a baked 3D LUT (16-bit and float images are always exact).
+        exact: evaluate the network at every colour of 8-bit images too, instead of
+            through a baked 3D LUT (16-bit and float images are always exact; an 8-bit
+            image retouched exactly is evaluated once per distinct colour).
         chunk_pixels: pixels per chunk of the exact path; bounds memory.
     """
 
@@ -222,8 +223,12 @@ class Retoucher:
         def run(pixels: np.ndarray) -> np.ndarray:
             return fn(torch.from_numpy(pixels).to(self.device)).cpu().numpy()
 
-        if image.dtype == dtype == np.uint8 and not self.exact:
-            return apply_lut(image, bake(run))
+        if image.dtype == np.uint8:
+            if dtype == np.uint8 and not self.exact:
+                return apply_lut(image, bake(run))
+            out = apply_by_colour(image, run, self.chunk_pixels, dtype)
+            if out is not None:
+                return out
         return apply_tiled(image, run, self.chunk_pixels, dtype)
 
 
