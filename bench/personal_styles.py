@@ -20,6 +20,7 @@ the test set is every third of the 36 (sorted by name), the liked photos come fr
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -98,14 +99,33 @@ def _write(folder: Path, name: str, image: np.ndarray) -> None:
     cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(_u8(image), cv2.COLOR_RGB2BGR))
 
 
-def quality(ns: list[int], modes: list[str], sheet: Path | None) -> dict:
+def natural_stats(images: list[np.ndarray]) -> tuple[dict, np.ndarray]:
+    """``csrtouch.finetune.fit``'s ``NATURAL`` and ``TYPICAL_CAST`` measured on ``images``
+    (unedited photos, float): how the shipped constants were made."""
+    from csrtouch.engine.thumbnail import thumbnail
+    from csrtouch.finetune.fit import band_chroma, tones
+
+    small = [thumbnail(thumbnail(x), 256) for x in images]
+    stats = [tones(x) for x in small]
+    natural = {k: (float(np.mean([s[k] for s in stats])), float(np.std([s[k] for s in stats], ddof=1))) for k in stats[0]}
+    return natural, np.nanmean([band_chroma(x) for x in small], axis=0).astype(np.float32)
+
+
+def quality(ns: list[int], modes: list[str], sheet: Path | None, held_out_prior: bool = False) -> dict:
     from csrtouch.engine import Retoucher
     from csrtouch.finetune import finetune
+    fitting = importlib.import_module("csrtouch.finetune.fit")  # the module (the package exports a function fit)
 
     photos = [(n, _u8(_float(p))) for n, p in _photos()]
     test = photos[::3]
     pool = [p for i, p in enumerate(photos) if i % 3]
     order = np.random.default_rng(0).permutation(len(pool))
+    if held_out_prior:
+        # The shipped statistics of unedited photos were measured on all 36 photos, liked
+        # and test ones included; here they come from the pool photos no fit uses instead.
+        rest = [_float(pool[i][1]) for i in order[max(ns):]]
+        fitting.NATURAL, fitting.TYPICAL_CAST = natural_stats(rest)
+        print(f"statistics of unedited photos from the {len(rest)} pool photos that are neither liked nor test")
     rows, shown = [], {}
     home = Path(tempfile.mkdtemp(prefix="csrtouch-bench-"))
     os.environ["CSRTOUCH_HOME"] = str(home)
@@ -215,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--held-out-prior", action="store_true", help="measure the unedited-photo statistics on photos outside the fits and tests")
+    parser.add_argument("--measure-prior", action="store_true", help="print the unedited-photo statistics of all 36 photos")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if not (SHARED / "data").is_dir():
@@ -222,7 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     print(f"torch threads {torch.get_num_threads()}, {os.cpu_count()} cores")
-    out = speed(args.repeats) if args.speed else quality(args.n, args.modes, args.sheet)
+    if args.measure_prior:
+        natural, cast = natural_stats([_float(p) for _, p in _photos()])
+        print(f"NATURAL = {natural}\nTYPICAL_CAST = {cast.round(4).tolist()}")
+        return
+    out = speed(args.repeats) if args.speed else quality(args.n, args.modes, args.sheet, args.held_out_prior)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
