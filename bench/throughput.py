@@ -6,7 +6,8 @@ Prints, all measured in this run on this machine:
 - end to end: `csrtouch apply` on a folder of generated 12 MP JPEGs (decode, model,
   encode, metadata, start-up included), MP/s of the median of ``--repeats`` runs, and the
   per-stage split in one process (median s per image);
-- the exact path (`--exact`, and 16-bit TIFF) in MP/s;
+- the exact path (`--exact`, and 16-bit TIFF) in MP/s; the LUT path per photo added to a
+  batch (the 8-photo command minus a 1-photo one: start-up paid once);
 - the paper's full-resolution forward pass (original architecture; the released
   checkpoint when ../shared is present, else random weights of the same shape: the cost
   is the same) on one 12 MP image: seconds and peak RSS; and the ratio csrtouch/paper;
@@ -198,6 +199,19 @@ def main() -> None:
             seconds, rss = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
             results[label] = (args.images * mp / seconds, seconds / args.images, rss)
             print(f"{label:22s} {args.images * mp / seconds:6.1f} MP/s  {seconds / args.images:6.2f} s/image  peak RSS {rss:.2f} GB  (whole command incl. start-up, median of {args.repeats})")
+
+        # Start-up (importing torch, loading the style) is paid once per command; a long
+        # batch runs at the rate one more photo adds: the 8-photo command minus a 1-photo one.
+        one = tmp / "one-in"
+        one.mkdir()
+        (one / paths[0].name).symlink_to(paths[0])
+        single = statistics.median(
+            peak_rss_of([*csrtouch, "apply", "-q", str(one), str(tmp / f"one-out-{r}")])[0] for r in range(args.repeats)
+        )
+        batch = results["jpeg->jpeg (LUT)"][1] * args.images
+        if args.images > 1:
+            print(f"jpeg->jpeg (LUT) per added photo: {(args.images - 1) * mp / (batch - single):.1f} MP/s "
+                  f"(1-photo command {single:.2f} s, {args.images}-photo {batch:.2f} s: start-up about {single - (batch - single) / (args.images - 1):.1f} s)")
 
         split = stage_split(paths[: min(4, len(paths))], tmp / "split", exact=False)
         print("stages, LUT path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
