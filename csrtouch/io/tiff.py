@@ -75,7 +75,8 @@ def write(
     # The horizontal predictor shrinks photos rendered at 16 bits (RAW) by 10%, but grows
     # 8-bit photos retouched to 16 bits by half: the first strip decides.
     first = strip(0)
-    predict = len(isal_zlib.compress(_differences(first), LEVEL)) < len(isal_zlib.compress(first, LEVEL))
+    plain, predicted = isal_zlib.compress(first, LEVEL), isal_zlib.compress(_differences(first), LEVEL)
+    predict = len(predicted) < len(plain)
 
     ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=_HEADER)
     ifd[256] = w
@@ -111,8 +112,10 @@ def write(
     file.write(_HEADER + placeholder)
     counts = []
     for r0 in starts:
-        data = first if r0 == 0 else strip(r0)
-        data = isal_zlib.compress(_differences(data) if predict else data, LEVEL)
+        if r0 == 0:
+            data = predicted if predict else plain
+        else:
+            data = isal_zlib.compress(_differences(strip(r0)) if predict else strip(r0), LEVEL)
         file.write(data)
         counts.append(len(data))
     final = directory(counts)
