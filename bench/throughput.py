@@ -1,6 +1,6 @@
 """Throughput, memory and start-up of csrtouch against the paper's own forward pass.
 
-    python bench/throughput.py [--images 8] [--skip-paper] [--skip-50mp]
+    python bench/throughput.py [--images 8] [--skip-paper] [--skip-50mp] [--device cuda]
 
 Prints, all measured in this run on this machine:
 - end to end: `csrtouch apply` on a folder of generated 12 MP JPEGs (decode, model,
@@ -71,12 +71,12 @@ def median_wall(cmd: list[str], runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def stage_split(paths: list[Path], out: Path, exact: bool, tiff16: bool = False) -> dict[str, float]:
+def stage_split(paths: list[Path], out: Path, exact: bool, tiff16: bool = False, device: str = "cpu") -> dict[str, float]:
     """Median seconds per stage over ``paths``, in this process."""
     from csrtouch.engine import Retoucher
     from csrtouch.io import decode, encode
 
-    retoucher = Retoucher("expertC", device="cpu", exact=exact)
+    retoucher = Retoucher("expertC", device=device, exact=exact)
     stages: dict[str, list[float]] = {"decode": [], "condition": [], "apply": [], "encode": []}
     for p in paths:
         t0 = time.perf_counter()
@@ -129,7 +129,7 @@ def tiff_compressors(path: Path) -> None:
     print(f"TIFF compressors, one 16-bit 12 MP frame ({pixels.nbytes / 1e6:.0f} MB): " + "; ".join(parts))
 
 
-def rss_slope(tmp: Path, csrtouch: list[str]) -> None:
+def rss_slope(tmp: Path, apply: list[str]) -> None:
     """Peak RSS of one JPEG at 12, 24 and 50 MP, to JPEG (LUT) and to 16-bit TIFF, and its
     growth per megapixel."""
     sizes = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773)}
@@ -139,14 +139,14 @@ def rss_slope(tmp: Path, csrtouch: list[str]) -> None:
     for label, extra in (("JPEG (LUT)", []), ("16-bit TIFF", ["--format", "tiff", "--bit-depth", "16"])):
         rss, seconds = {}, 0.0
         for mp in sizes:
-            cmd = [*csrtouch, "apply", "-q", *extra, str(tmp / f"rss{mp}"), str(tmp / f"rss{mp}-out-{len(extra)}")]
+            cmd = [*apply, *extra, str(tmp / f"rss{mp}"), str(tmp / f"rss{mp}-out-{len(extra)}")]
             seconds, rss[mp] = peak_rss_of(cmd)
         slope = (rss[50] - rss[12]) * 1024 / (50 - 12)
         print(f"peak RSS, one JPEG to {label}: " + ", ".join(f"{mp} MP {gb:.2f} GB" for mp, gb in rss.items())
               + f"; slope {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP); 50 MP took {seconds:.1f} s")
 
 
-def paper_forward(path: Path) -> None:
+def paper_forward(path: Path, device: str) -> None:
     """Child process: the paper's forward pass on one image at full resolution."""
     import torch
 
@@ -156,11 +156,12 @@ def paper_forward(path: Path) -> None:
     net = PaperCSRNet().eval()
     if CHECKPOINT.is_file():
         net.load_state_dict(torch.load(CHECKPOINT, map_location="cpu", weights_only=True))
+    net.to(device)
     image = cv2.imread(str(path))[..., ::-1]
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().to(device) / 255
     with torch.no_grad():
         y = net(x)
-    out = (y[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    out = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
     cv2.imwrite(str(path.with_suffix(".paper.jpg")), out[..., ::-1])
 
 
@@ -170,13 +171,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each whole command; the median is printed")
     parser.add_argument("--skip-paper", action="store_true")
     parser.add_argument("--skip-50mp", action="store_true")
+    parser.add_argument("--device", default="cpu", help="for csrtouch and the paper's pass alike: cpu, cuda, mps")
     parser.add_argument("--paper-forward", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.paper_forward:
-        return paper_forward(args.paper_forward)
+        return paper_forward(args.paper_forward, args.device)
 
     # The installed console script, as users run it (not the source tree on the CWD).
-    csrtouch = [str(Path(sys.executable).with_name("csrtouch"))]
+    script = Path(sys.executable).with_name("csrtouch")
+    csrtouch = [str(script)] if script.exists() else [sys.executable, "-m", "csrtouch"]
+    apply = [*csrtouch, "apply", "-q", "--device", args.device]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = tmp / "in"
@@ -188,12 +192,12 @@ def main() -> None:
             p = src / f"img{i:02d}.jpg"
             cv2.imwrite(str(p), make_photo(w, h, i), [cv2.IMWRITE_JPEG_QUALITY, 92])
             paths.append(p)
-        print(f"# csrtouch throughput, {args.images} x {mp:.0f} MP JPEG, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}")
+        print(f"# csrtouch throughput, {args.images} x {mp:.0f} MP JPEG, {os.cpu_count()} CPUs, device {args.device}, {time.strftime('%Y-%m-%d')}")
 
         results = {}
         for label, extra in (("jpeg->jpeg (LUT)", []), ("jpeg->jpeg --exact", ["--exact"]), ("jpeg->tiff16", ["--format", "tiff", "--bit-depth", "16"])):
             runs = [
-                peak_rss_of([*csrtouch, "apply", "-q", *extra, str(src), str(tmp / f"out-{len(results)}-{r}")])
+                peak_rss_of([*apply, *extra, str(src), str(tmp / f"out-{len(results)}-{r}")])
                 for r in range(args.repeats)
             ]
             seconds, rss = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
@@ -206,31 +210,31 @@ def main() -> None:
         one.mkdir()
         (one / paths[0].name).symlink_to(paths[0])
         single = statistics.median(
-            peak_rss_of([*csrtouch, "apply", "-q", str(one), str(tmp / f"one-out-{r}")])[0] for r in range(args.repeats)
+            peak_rss_of([*apply, str(one), str(tmp / f"one-out-{r}")])[0] for r in range(args.repeats)
         )
         batch = results["jpeg->jpeg (LUT)"][1] * args.images
         if args.images > 1:
             print(f"jpeg->jpeg (LUT) per added photo: {(args.images - 1) * mp / (batch - single):.1f} MP/s "
                   f"(1-photo command {single:.2f} s, {args.images}-photo {batch:.2f} s: start-up about {single - (batch - single) / (args.images - 1):.1f} s)")
 
-        split = stage_split(paths[: min(4, len(paths))], tmp / "split", exact=False)
+        split = stage_split(paths[: min(4, len(paths))], tmp / "split", exact=False, device=args.device)
         print("stages, LUT path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
-        split = stage_split(paths[: min(2, len(paths))], tmp / "split-exact", exact=True)
+        split = stage_split(paths[: min(2, len(paths))], tmp / "split-exact", exact=True, device=args.device)
         print("stages, exact path (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
-        split = stage_split(paths[: min(2, len(paths))], tmp / "split-tiff16", exact=True, tiff16=True)
+        split = stage_split(paths[: min(2, len(paths))], tmp / "split-tiff16", exact=True, tiff16=True, device=args.device)
         print("stages, 16-bit TIFF (median s per 12 MP image): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
         tiff_compressors(paths[0])
 
         if not args.skip_paper:
             weights = "released checkpoint" if CHECKPOINT.is_file() else "random weights (no ../shared)"
-            seconds, rss = peak_rss_of([sys.executable, __file__, "--paper-forward", str(paths[0])])
+            seconds, rss = peak_rss_of([sys.executable, __file__, "--paper-forward", str(paths[0]), "--device", args.device])
             ours = results["jpeg->jpeg (LUT)"][1]
-            print(f"paper forward pass ({weights}), one 12 MP image: {seconds:.2f} s (incl. decode/encode), peak RSS {rss:.2f} GB")
+            print(f"paper forward pass ({weights}, {args.device}), one 12 MP image: {seconds:.2f} s (incl. decode/encode), peak RSS {rss:.2f} GB")
             print(f"ratio, csrtouch end to end vs paper: {seconds / ours:.1f}x faster (LUT), "
                   f"{seconds / results['jpeg->jpeg --exact'][1]:.1f}x (exact)")
 
         if not args.skip_50mp:
-            rss_slope(tmp, csrtouch)
+            rss_slope(tmp, apply)
 
         print(f"csrtouch --help: {median_wall([*csrtouch, '--help']):.3f} s (median of 5)")
         print(f"csrtouch list-styles: {median_wall([*csrtouch, 'list-styles']):.3f} s (median of 5)")

@@ -286,5 +286,8 @@ def _retouch(image: Image, retoucher: Retoucher, bit_depth: int | None) -> Image
         if image.alpha is not None:
             image.alpha = image.alpha.astype(np.uint16) * np.uint16(257)
         return image
-    image.pixels = retoucher(image.pixels)
+    pixels = image.pixels
+    # In place where the decoder's array allows it: a 50 MP frame is 150 MB.
+    inplace = pixels.flags.writeable and pixels.flags.c_contiguous
+    image.pixels = retoucher(pixels, out=pixels if inplace else None)
     return image

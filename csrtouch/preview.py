@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from csrtouch.engine import Retoucher
 from csrtouch.engine.tiles import apply_tiled
@@ -40,8 +39,7 @@ def contact_sheet(inputs: Sequence[Path], retouchers: Sequence[Retoucher], *, he
         small = _small(full, height)
         cells = [small]
         for r in retouchers:
-            fn = r.color_function(full)
-            cells.append(apply_tiled(small, lambda px, fn=fn: fn(torch.from_numpy(px).to(r.device)).cpu().numpy()))
+            cells.append(apply_tiled(small, r.color_function(full)))
         if small.dtype == np.uint16:
             cells = [(c // 257).astype(np.uint8) for c in cells]
         rows.append((path.name, cells))

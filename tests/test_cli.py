@@ -44,6 +44,17 @@ def test_help_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_apply_on_the_cpu_does_not_import_torch(folder, tmp_path):
+    """Inference is numpy: importing torch would add 1.6 s to every command's start-up."""
+    code = (
+        "import sys; from csrtouch.cli import main; sys.argv = ['csrtouch', 'apply', '-q', '--device', 'cpu', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "out")], check=True)
+    assert list((tmp_path / "out").rglob("*.*"))
+
+
 def test_apply_folder_mirrors_tree(folder, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["apply", "--style", "expertC", str(folder), str(out)])

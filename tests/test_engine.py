@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from csrtouch.engine import Retoucher, apply_tiled, fold, thumbnail
+from csrtouch.engine import Network, Retoucher, apply_tiled, thumbnail
+from csrtouch.engine.network import SHAPES
 from csrtouch.engine.thumbnail import THUMB_SIZE
+from csrtouch.errors import WeightsError
 from csrtouch.model import CSRNet
 
 
@@ -16,19 +18,47 @@ def net() -> CSRNet:
     return net
 
 
-def test_fold_equals_module(net):
-    x = torch.rand(1, 3, 17, 23)
+def _numpy(net: CSRNet) -> Network:
+    return Network({k: v.numpy() for k, v in net.state_dict().items()})
+
+
+def test_shapes_are_csrnets():
+    assert SHAPES == {k: tuple(v.shape) for k, v in CSRNet().state_dict().items()}
+
+
+@pytest.mark.parametrize("size", [(5, 5), (17, 23), (384, 512)])
+def test_numpy_network_equals_module(net, size):
+    """Condition, style modulation and folded base network in numpy == the torch module."""
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.random((1, 3, *size), dtype=np.float32))
+    gamma, beta, offset = (torch.from_numpy(rng.normal(0, 0.2, n).astype(np.float32)) for n in (32, 32, 262))
     with torch.no_grad():
-        mod = net.modulation(net.condition(x))
-        expected = net.base(x, mod)[0].permute(1, 2, 0).reshape(-1, 3)
-        got = fold(net, mod)(x[0].permute(1, 2, 0).reshape(-1, 3))
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        cond = net.condition(x)
+        expected = net.base(x, net.modulation(cond, gamma, beta, offset))[0].permute(1, 2, 0).reshape(-1, 3)
+    ours = _numpy(net)
+    got_cond = ours.condition(x[0].permute(1, 2, 0).numpy())
+    np.testing.assert_allclose(got_cond, cond[0].numpy(), rtol=1e-4, atol=1e-5)
+    fn = ours.color_function(cond[0].numpy(), gamma.numpy(), beta.numpy(), offset.numpy())
+    np.testing.assert_allclose(fn(x[0].permute(1, 2, 0).reshape(-1, 3).numpy()), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_numpy_network_refuses_wrong_weights(net):
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    with pytest.raises(WeightsError, match=r"conv1.bias has shape \(7,\), expected \(64,\)"):
+        Network({**state, "conv1.bias": np.zeros(7, np.float32)}, "x.safetensors")
+    del state["conv3.weight"]
+    with pytest.raises(WeightsError, match=r"x.safetensors.*missing \['conv3.weight'\]"):
+        Network(state, "x.safetensors")
+
+
+def test_image_too_small_for_the_condition_network(net):
+    with pytest.raises(ValueError, match="smaller than the 7x7 kernel"):
+        _numpy(net).condition(np.zeros((2, 3, 3), np.float32))
 
 
 def _fn(net):
-    with torch.no_grad():
-        f = fold(net, net.modulation(net.condition(torch.rand(1, 3, 32, 32))))
-    return lambda px: f(torch.from_numpy(px)).numpy()
+    f = _numpy(net)
+    return f.color_function(f.condition(np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
@@ -68,6 +98,44 @@ def test_by_colour_declines_noise(net):
 
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     assert apply_by_colour(noise, _fn(net)) is None
+
+
+@pytest.mark.parametrize("rows", [1, 7, 256])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_map_colours_maps_every_pixel(astronaut, rows, dtype):
+    """Bands of any height, in place or not, 8 or 16 bits: each pixel gets its colour's value."""
+    from csrtouch.engine.tiles import map_colours
+
+    image = astronaut[:100, :61] // 16 * 16  # fewer colours than half the pixels
+    scale = 257 if dtype == np.uint16 else 1
+
+    def values(rgb):  # any function of the colour alone
+        return (255 - rgb[:, ::-1]).astype(dtype) * dtype(scale)
+
+    expected = (255 - image[..., ::-1]).astype(dtype) * dtype(scale)
+    np.testing.assert_array_equal(map_colours(image, values, dtype, rows=rows), expected)
+    if dtype == np.uint8:
+        copy = image.copy()
+        assert map_colours(copy, values, out=copy, rows=rows) is copy
+        np.testing.assert_array_equal(copy, expected)
+    with pytest.raises(ValueError, match="out must be a C-contiguous"):
+        map_colours(image, values, dtype, out=np.empty((100, 61, 3), np.float32))
+
+
+def test_lut_through_colours_equals_pillow_per_pixel(astronaut, coffee):
+    """The LUT interpolated once per colour is bit-identical to Pillow on every pixel."""
+    from PIL import Image, ImageFilter
+
+    from csrtouch.engine.lut import apply_lut, bake
+
+    retoucher = Retoucher("expertC", device="cpu")
+    for image in (astronaut, coffee):
+        lut = bake(retoucher.color_function(image))
+        table = ImageFilter.Color3DLUT(lut.shape[0], lut.reshape(-1), channels=3)
+        expected = np.asarray(Image.fromarray(image).filter(table))
+        np.testing.assert_array_equal(apply_lut(image, lut), expected)
+        noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # Pillow whole
+        np.testing.assert_array_equal(apply_lut(noise, lut), np.asarray(Image.fromarray(noise).filter(table)))
 
 
 def test_tiled_rejects_non_rgb(net):
@@ -110,10 +178,10 @@ def test_resampled_copy_gets_the_same_colour_function(astronaut):
     retoucher = Retoucher("expertC", device="cpu")
     h, w = astronaut.shape[:2]
     big = cv2.resize(astronaut, (3 * w, 3 * h), interpolation=cv2.INTER_CUBIC)
-    pixels = torch.from_numpy(astronaut.reshape(-1, 3).astype(np.float32) / 255)
-    own = retoucher.color_function(astronaut)(pixels).clamp(0, 1) * 255
-    other = retoucher.color_function(big)(pixels).clamp(0, 1) * 255
-    diff = (own - other).abs()
+    pixels = astronaut.reshape(-1, 3).astype(np.float32) / 255
+    own = np.clip(retoucher.color_function(astronaut)(pixels), 0, 1) * 255
+    other = np.clip(retoucher.color_function(big)(pixels), 0, 1) * 255
+    diff = np.abs(own - other)
     assert diff.mean() <= 0.5 and diff.max() <= 3, f"{diff.mean():.3f}, max {diff.max():.2f} (of 255)"
 
 

@@ -109,6 +109,16 @@ def apply(
 ) -> None:
     """Retouch images and folders (recursively) into OUTPUT, mirroring the folder tree."""
     with _errors(traceback):
+        import os
+
+        workers = n_jobs or os.cpu_count() or 1
+        # BLAS threads x workers <= cores: oversubscribed threads slow everything down. Not
+        # raised when there are fewer files than workers: two threads on one 50 MP photo ran
+        # 7x slower (196 s vs 23 s) while another process kept this 2-core machine busy (the
+        # barrier at each 4,096-pixel block of the colour function). OpenBLAS reads this
+        # when numpy is first imported, below (nothing before this imports it).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
         from csrtouch.errors import UsageError
 
         if bit_depth not in (None, 8, 16):
@@ -136,16 +146,6 @@ def apply(
         jobs, failed = plan(inputs, out_dir, format=format)
         if not jobs and not failed:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-        import os
-
-        import torch
-
-        workers = n_jobs or os.cpu_count() or 1
-        # torch threads x workers <= cores: oversubscribed threads slow everything down.
-        # Not raised when there are fewer files than workers: two torch threads on one 50 MP
-        # photo ran 7x slower (196 s vs 23 s) while another process kept this 2-core machine
-        # busy (most likely OpenMP's barrier at each 4,096-pixel block of the colour function).
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
         retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
@@ -388,8 +388,6 @@ def export_lut(
 
         if size not in (17, 33, 65):
             raise UsageError(f"--size must be one of 17, 33, 65, got {size}")
-        import torch
-
         from csrtouch.engine import Retoucher
         from csrtouch.engine.lut import bake
         from csrtouch.export import write_cube, write_hald
@@ -397,14 +395,10 @@ def export_lut(
 
         retoucher = Retoucher(style, strength=strength, device="cpu")
         fn = retoucher.color_function(None if image is None else decode(image).pixels)
-
-        def run(pixels):
-            return fn(torch.from_numpy(pixels)).numpy()
-
         reference = image.name if image else "average look"
-        write_cube(out, bake(run, size), f"csrtouch {__version__} {retoucher.name} strength {strength:g} ({reference})")
+        write_cube(out, bake(fn, size), f"csrtouch {__version__} {retoucher.name} strength {strength:g} ({reference})")
         if hald is not None:
-            write_hald(hald, bake(run, 64))
+            write_hald(hald, bake(fn, 64))
         _stderr().print(_esc(f"wrote {out}" + (f" and {hald}" if hald else "") + f" [style {retoucher.name}, {reference}]"))
 
 

@@ -1,7 +1,11 @@
-"""The retouching engine: condition once per image, fold GFM, apply in chunks."""
+"""The retouching engine: condition once per image, fold GFM, apply through a LUT or exactly.
 
-from csrtouch.engine.fold import ColorFunction, fold
-from csrtouch.engine.retoucher import DEFAULT_STYLE, Retoucher, build_network, resolve_device, retouch
+Inference is numpy (``network``); torch is imported only to run on a GPU.
+"""
+
+from csrtouch.engine.fold import ColorFunction
+from csrtouch.engine.network import Network
+from csrtouch.engine.retoucher import DEFAULT_STYLE, Retoucher, resolve_device, retouch
 from csrtouch.engine.thumbnail import THUMB_SIZE, thumbnail
 from csrtouch.engine.tiles import apply_tiled
 
@@ -9,10 +13,9 @@ __all__ = [
     "DEFAULT_STYLE",
     "THUMB_SIZE",
     "ColorFunction",
+    "Network",
     "Retoucher",
     "apply_tiled",
-    "build_network",
-    "fold",
     "resolve_device",
     "retouch",
     "thumbnail",

@@ -1,4 +1,4 @@
-"""Folding GFM into the base network's weights: one exact colour function per image.
+"""One image's colour function: the base network with GFM folded into its weights.
 
 GFM modulates a 1x1 conv per channel, ``y = (W x + b) * (1 + s) + t``, which is again an
 affine map: ``W' = diag(1 + s) W`` and ``b' = (1 + s) b + t``. Once the condition is known the
@@ -8,11 +8,9 @@ whole base network is three small matmuls per pixel, with no per-pixel modulatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-import torch
-
-from csrtouch.model import CSRNet, Modulation
-
+import numpy as np
 
 #: Pixels per matmul block: 4,096 x 64 float32 activations (1 MB) stay in the CPU's cache;
 #: blocks of 262,144 pixels ran 3.7x slower on a 2-core laptop-class CPU (memory-bound
@@ -22,40 +20,45 @@ BLOCK_PIXELS = 4096
 
 @dataclass(frozen=True)
 class ColorFunction:
-    """The base network of one image, folded: ``(N, 3) -> (N, 3)``, per pixel."""
+    """The base network of one image, folded: float32 ``(N, 3) -> (N, 3)``, per pixel."""
 
-    weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (3, 64), (64, 64), (64, 3)
-    biases: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray]  # (3, 64), (64, 64), (64, 3)
+    biases: tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        if len(pixels) <= BLOCK_PIXELS or pixels.device.type != "cpu":  # a GPU wants big launches
-            return self._block(pixels)
-        out = pixels.new_empty(len(pixels), self.weights[-1].shape[1])
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        pixels = np.asarray(pixels, np.float32)
+        out = np.empty((len(pixels), self.weights[-1].shape[1]), np.float32)
+        hidden = [np.empty((min(len(pixels), BLOCK_PIXELS), w.shape[1]), np.float32) for w in self.weights[:-1]]
         for i in range(0, len(pixels), BLOCK_PIXELS):
-            out[i : i + BLOCK_PIXELS] = self._block(pixels[i : i + BLOCK_PIXELS])
+            x = pixels[i : i + BLOCK_PIXELS]
+            for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+                y = out[i : i + len(x)] if j == len(self.weights) - 1 else hidden[j][: len(x)]
+                np.matmul(x, w, out=y)
+                y += b
+                if j < len(self.weights) - 1:
+                    np.maximum(y, 0, out=y)
+                x = y
         return out
 
-    def _block(self, x: torch.Tensor) -> torch.Tensor:
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.addmm(b, x, w)
-            if i < 2:
-                x = torch.relu_(x)
-        return x
+    def on(self, device: str) -> Callable[[np.ndarray], np.ndarray]:
+        """The same function evaluated by torch on ``device`` (``cuda``, ``mps``); numpy in and out.
 
-    def to(self, device: torch.device | str) -> ColorFunction:
-        return ColorFunction(
-            tuple(w.to(device) for w in self.weights),  # type: ignore[arg-type]
-            tuple(b.to(device) for b in self.biases),  # type: ignore[arg-type]
-        )
+        A GPU takes the whole chunk in one launch per layer; the weights are copied once.
+        """
+        if device == "cpu":
+            return self
+        import torch
 
+        weights = [torch.from_numpy(w).to(device) for w in self.weights]
+        biases = [torch.from_numpy(b).to(device) for b in self.biases]
 
-@torch.no_grad()
-def fold(net: CSRNet, mod: Modulation, index: int = 0) -> ColorFunction:
-    """Fold the modulation of batch item ``index`` into the base network's weights."""
-    weights, biases = [], []
-    for conv, scale, shift in zip((net.conv1, net.conv2, net.conv3), mod.scales, mod.shifts):
-        gain = 1 + scale[index]
-        w = conv.weight[:, :, 0, 0] * gain[:, None]  # diag(1 + s) W, (out, in)
-        weights.append(w.t().contiguous())
-        biases.append(conv.bias * gain + shift[index])
-    return ColorFunction(tuple(weights), tuple(biases))  # type: ignore[arg-type]
+        @torch.no_grad()
+        def run(pixels: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)).to(device)
+            for j, (w, b) in enumerate(zip(weights, biases)):
+                x = torch.addmm(b, x, w)
+                if j < len(weights) - 1:
+                    x = torch.relu_(x)
+            return x.cpu().numpy()
+
+        return run

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from csrtouch.engine.tiles import map_colours
+
 #: Grid points per axis: 65^3 keeps the error under 0.5/255 on average; 33^3 does not.
 LUT_SIZE = 65
 
@@ -24,11 +26,14 @@ def bake(fn: Callable[[np.ndarray], np.ndarray], size: int = LUT_SIZE) -> np.nda
     return np.clip(fn(grid), 0.0, 1.0).reshape(size, size, size, 3)
 
 
-def apply_lut(image: np.ndarray, lut: np.ndarray, rows: int = 256) -> np.ndarray:
+def apply_lut(image: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None, rows: int = 256) -> np.ndarray:
     """Apply a ``(B, G, R, 3)`` LUT from ``bake`` to an ``(H, W, 3)`` uint8 image.
 
-    ``rows`` rows at a time: Pillow holds an image at 4 bytes a pixel, so a whole frame
-    would cost two such copies beside the input and the output.
+    Pillow interpolates each distinct colour of the image once (``map_colours``): 0.2 s
+    for a 12 MP photo instead of 0.5 s for every pixel. An image with more colours than half
+    its pixels goes through Pillow whole, ``rows`` rows at a time: Pillow holds an image at
+    4 bytes a pixel, so a whole frame would cost two such copies beside input and output.
+    ``out`` may be ``image`` itself.
     """
     from PIL import Image, ImageFilter
 
@@ -36,8 +41,14 @@ def apply_lut(image: np.ndarray, lut: np.ndarray, rows: int = 256) -> np.ndarray
         raise ValueError(f"the LUT path takes (H, W, 3) uint8 images, got {image.dtype} {image.shape}")
     size = lut.shape[0]
     table = ImageFilter.Color3DLUT(size, lut.reshape(-1), channels=3, _copy_table=False)
-    out = np.empty_like(image)
+
+    def interpolate(pixels: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(pixels), "RGB").filter(table))
+
+    mapped = map_colours(image, lambda rgb: interpolate(rgb[:, None])[:, 0], out=out)
+    if mapped is not None:
+        return mapped
+    out = np.empty_like(image) if out is None else out
     for top in range(0, image.shape[0], rows):
-        band = np.ascontiguousarray(image[top : top + rows])
-        out[top : top + rows] = np.asarray(Image.fromarray(band, "RGB").filter(table))
+        out[top : top + rows] = interpolate(image[top : top + rows])
     return out

@@ -1,54 +1,65 @@
-"""``Retoucher(style, device)(image) -> image``: condition once per image, then folded tiles."""
+"""``Retoucher(style, device)(image) -> image``: condition once per image, then the folded
+colour function, through a baked LUT or exactly.
+
+On the CPU this needs no torch (``engine.network``); torch is imported only for a GPU.
+"""
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
-import torch
 
-from csrtouch.engine.fold import fold
 from csrtouch.engine.lut import apply_lut, bake
+from csrtouch.engine.network import COND_NF, Network
 from csrtouch.engine.thumbnail import thumbnail
-from csrtouch.engine.tiles import CHUNK_PIXELS, apply_by_colour, apply_tiled
-from csrtouch.errors import UsageError, WeightsError
-from csrtouch.model import COND_NF, CSRNet
+from csrtouch.engine.tiles import CHUNK_PIXELS, PixelFunction, apply_by_colour, apply_tiled
+from csrtouch.errors import UsageError
 from csrtouch.styles import Style, load_shared_network, load_style
 from csrtouch.styles.registry import shared_network_info
 
 DEFAULT_STYLE = "expertC"
 MAX_STRENGTH = 1.5
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 StyleSpec = Union[str, Style, Sequence[tuple[Union[str, Style], float]]]
-TorchPixelFunction = Callable[[torch.Tensor], torch.Tensor]
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable device is a usage error."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (use --device cpu or auto)")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps: no MPS device is available (use --device cpu or auto)")
-    if device not in ("cpu", "cuda", "mps"):
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable device is a usage error.
+
+    torch is imported only where a GPU may be present, so ``auto`` on a machine without one
+    starts as fast as ``cpu``.
+    """
+    if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}: expected auto, cpu, cuda or mps")
-    return torch.device(device)
-
-
-def build_network(state: dict[str, np.ndarray], source: str = "network") -> CSRNet:
-    """A CSRNet holding ``state``, loaded strictly."""
-    net = CSRNet()
+    if device == "cpu" or (device == "auto" and not _gpu_driver_present()):
+        return "cpu"
     try:
-        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
-    except RuntimeError as e:
-        raise WeightsError(f"weights do not fit CSRNet: {str(e).splitlines()[0]}", source) from e
-    return net.eval()
+        import torch
+    except ImportError:  # torch is a dependency, but a broken install should not stop the CPU path
+        if device == "auto":
+            return "cpu"
+        raise UsageError(f"--device {device}: torch cannot be imported (use --device cpu)") from None
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if device == "auto":
+        return next((d for d, ok in available.items() if ok), "cpu")
+    if not available[device]:
+        raise UsageError(f"--device {device}: no {device.upper()} device is available (use --device cpu or auto)")
+    return device
+
+
+def _gpu_driver_present() -> bool:
+    """Whether a GPU torch could use may be here: an NVIDIA or ROCm driver, or Apple silicon."""
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform.startswith("linux"):
+        return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd"))
+    return True  # Windows and others: ask torch
 
 
 def parse_mix(spec: str) -> list[tuple[str, float]]:
@@ -85,13 +96,13 @@ def _normalise(style: StyleSpec) -> list[tuple[Style, float]]:
 class _Branch:
     """Styles that share one network, mixed in condition space."""
 
-    net: CSRNet
-    gamma: torch.Tensor
-    beta: torch.Tensor
-    offset: torch.Tensor
+    net: Network
+    gamma: np.ndarray
+    beta: np.ndarray
+    offset: np.ndarray
     weight: float
     #: Condition of the network's average training input, when known: the look without an image.
-    mean_condition: torch.Tensor | None = None
+    mean_condition: np.ndarray | None = None
 
 
 class Retoucher:
@@ -131,26 +142,26 @@ class Retoucher:
         self.branches: list[_Branch] = []
         nets: dict[str, _Branch] = {}
         for s, w in self.mix:
-            gamma = torch.from_numpy(np.array(s.gamma, np.float32)) * w
-            beta = torch.from_numpy(np.array(s.beta, np.float32)) * w
-            offset = torch.from_numpy(np.array(s.offset, np.float32)) * w
+            gamma = np.array(s.gamma, np.float32) * w
+            beta = np.array(s.beta, np.float32) * w
+            offset = np.array(s.offset, np.float32) * w
             if s.network_sha256 in nets:
                 branch = nets[s.network_sha256]
                 branch.gamma, branch.beta, branch.offset = branch.gamma + gamma, branch.beta + beta, branch.offset + offset
                 branch.weight += w
                 continue
             state = s.network if s.network is not None else load_shared_network()
-            net = build_network(state, str(s.info.path)).to(self.device)
+            net = Network(state, str(s.info.path))
             mean = shared_network_info().get("mean_condition") if s.network is None else None
-            mean = None if mean is None else torch.tensor([mean], dtype=torch.float32, device=self.device)
+            mean = None if mean is None else np.array(mean, np.float32)
             nets[s.network_sha256] = _Branch(net, gamma, beta, offset, w, mean)
         #: Per-branch conditions shared by every image (``share_condition``), else None.
-        self.shared: list[torch.Tensor] | None = None
+        self.shared: list[np.ndarray] | None = None
         for branch in nets.values():
             # Averages within the branch: the branch's vectors were summed with global weights.
-            branch.gamma = (branch.gamma / branch.weight).to(self.device)
-            branch.beta = (branch.beta / branch.weight).to(self.device)
-            branch.offset = (branch.offset / branch.weight).to(self.device)
+            branch.gamma = branch.gamma / np.float32(branch.weight)
+            branch.beta = branch.beta / np.float32(branch.weight)
+            branch.offset = branch.offset / np.float32(branch.weight)
             self.branches.append(branch)
 
     @property
@@ -164,15 +175,13 @@ class Retoucher:
     def network_sha256(self) -> str:
         return "+".join(sorted({s.network_sha256[:16] for s, _ in self.mix}))
 
-    @torch.no_grad()
-    def condition(self, image: np.ndarray, net: CSRNet | None = None) -> torch.Tensor:
-        """Condition vector ``(1, 32)`` of an ``(H, W, 3)`` image, from its thumbnail."""
-        thumb = torch.from_numpy(np.ascontiguousarray(thumbnail(image).transpose(2, 0, 1)))[None]
-        return (net or self.branches[0].net).condition(thumb.to(self.device))
+    def condition(self, image: np.ndarray, net: Network | None = None) -> np.ndarray:
+        """Condition vector ``(32,)`` of an ``(H, W, 3)`` image, from its thumbnail."""
+        return (net or self.branches[0].net).condition(thumbnail(image))
 
-    @torch.no_grad()
-    def color_function(self, image: np.ndarray | None = None) -> TorchPixelFunction:
-        """The per-pixel colour function, ``(N, 3) -> (N, 3)`` on the device, for ``image``;
+    def color_function(self, image: np.ndarray | None = None) -> PixelFunction:
+        """The per-pixel colour function, float32 ``(N, 3) -> (N, 3)``, evaluated on the
+        retoucher's device, for ``image``;
         without an image, the style's average look (the condition of its average training
         input)."""
         parts = []
@@ -185,24 +194,22 @@ class Retoucher:
                 cond = b.mean_condition
             else:
                 raise UsageError(f"style {self.name!r} has no average look recorded; give a reference image")
-            mod = b.net.modulation(cond, b.gamma, b.beta, b.offset)
-            parts.append((fold(b.net, mod), b.weight))
-        strength = self.strength
+            parts.append((b.net.color_function(cond, b.gamma, b.beta, b.offset).on(self.device), b.weight))
+        strength = np.float32(self.strength)
+        if len(parts) == 1 and strength == 1:
+            return parts[0][0]
 
-        def fn(x: torch.Tensor) -> torch.Tensor:
-            if len(parts) == 1 and strength == 1.0:
-                return parts[0][0](x)
+        def fn(x: np.ndarray) -> np.ndarray:
             # Blend what each style would show, i.e. its output clipped to the gamut.
-            y = sum(f(x).clamp_(0.0, 1.0) * w for f, w in parts)
-            return y if strength == 1.0 else x + strength * (y - x)
+            y = sum(np.clip(f(x), 0.0, 1.0) * np.float32(w) for f, w in parts)
+            return y if strength == 1 else x + strength * (y - x)
 
         return fn
 
-    @torch.no_grad()
     def share_condition(self, images: Iterable[np.ndarray]) -> int:
         """Give every later image one look: the mean condition of ``images`` (a burst, a
         shoot), so the same scene does not flicker from frame to frame. Returns the count."""
-        sums = [torch.zeros(1, COND_NF, device=self.device) for _ in self.branches]
+        sums = [np.zeros(COND_NF, np.float32) for _ in self.branches]
         count = 0
         for image in images:
             for i, b in enumerate(self.branches):
@@ -213,23 +220,22 @@ class Retoucher:
         self.shared = [s / count for s in sums]
         return count
 
-    @torch.no_grad()
-    def __call__(self, image: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndarray:
+    def __call__(self, image: np.ndarray, dtype: np.dtype | type | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
         """Retouch ``(H, W, 3)`` uint8, uint16 or float32 in [0, 1]; returns ``dtype``
-        (default: the input's; uint16 for an 8-bit image retouches it at 16 bits)."""
+        (default: the input's; uint16 for an 8-bit image retouches it at 16 bits).
+
+        ``out``, a C-contiguous array of the output's shape and dtype, receives the result;
+        it may be ``image`` itself, which saves a frame of memory.
+        """
         fn = self.color_function(image)
         dtype = np.dtype(dtype or image.dtype)
-
-        def run(pixels: np.ndarray) -> np.ndarray:
-            return fn(torch.from_numpy(pixels).to(self.device)).cpu().numpy()
-
         if image.dtype == np.uint8:
             if dtype == np.uint8 and not self.exact:
-                return apply_lut(image, bake(run))
-            out = apply_by_colour(image, run, self.chunk_pixels, dtype)
-            if out is not None:
-                return out
-        return apply_tiled(image, run, self.chunk_pixels, dtype)
+                return apply_lut(image, bake(fn), out=out)
+            result = apply_by_colour(image, fn, self.chunk_pixels, dtype, out=out)
+            if result is not None:
+                return result
+        return apply_tiled(image, fn, self.chunk_pixels, dtype, out=out)
 
 
 def retouch(image: np.ndarray, style: StyleSpec = DEFAULT_STYLE, **kwargs: object) -> np.ndarray:

@@ -106,7 +106,7 @@ def finetune(
     liked, before = Path(liked), None if before is None else Path(before)
     photos = read_photos(liked, before, warn)
 
-    from csrtouch.engine.retoucher import build_network
+    from csrtouch.model import build_network
 
     net = build_network(load_shared_network())
     for p in net.parameters():

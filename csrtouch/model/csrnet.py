@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from csrtouch.errors import WeightsError
 
 COND_NF = 32
 BASE_NF = 64
@@ -110,3 +113,13 @@ class CSRNet(nn.Module):
         """Retouch ``(B, 3, H, W)``; the condition comes from ``thumb`` (default: ``x`` itself)."""
         cond = self.condition(x if thumb is None else thumb)
         return self.base(x, self.modulation(cond, gamma, beta))
+
+
+def build_network(state: dict[str, np.ndarray], source: str = "network") -> CSRNet:
+    """A CSRNet holding ``state``, loaded strictly, for training (inference uses ``csrtouch.engine.network``)."""
+    net = CSRNet()
+    try:
+        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
+    except RuntimeError as e:
+        raise WeightsError(f"weights do not fit CSRNet: {str(e).splitlines()[0]}", source) from e
+    return net.eval()
