@@ -648,6 +648,26 @@ def test_truncated_jpeg() -> None:
         assert_decode_error(data[:cut], "file is truncated (the image data ends early)")
 
 
+def test_truncated_jpeg_behind_a_complete_thumbnail() -> None:
+    """A JPEG in a header segment (an EXIF thumbnail) has its own scan and EOI: the main
+    image's must still be found missing."""
+    data = encode_bytes(Image(photo(), None, "jpeg", False, None, None, None), format="jpeg")
+    thumb = encode_bytes(Image(photo()[:16, :16].copy(), None, "jpeg", False, None, None, None), format="jpeg")
+    comment = b"\xff\xfe" + (len(thumb) + 2).to_bytes(2, "big") + thumb
+    whole = data[:2] + comment + data[2:]
+    assert decode_bytes(whole).pixels.shape == photo().shape
+    assert_decode_error(whole[: len(whole) - 2], "file is truncated (the image data ends early)")
+
+
+def test_jpeg_pixels_are_pillows() -> None:
+    """Colour JPEGs are decoded by OpenCV (less memory, sooner): the same pixels as Pillow's."""
+    for subsampling in (0, 1, 2):
+        buffer = io.BytesIO()
+        PIL.Image.fromarray(photo()).save(buffer, "JPEG", quality=90, subsampling=subsampling)
+        expected = np.asarray(PIL.Image.open(buffer).convert("RGB"))
+        np.testing.assert_array_equal(decode_bytes(buffer.getvalue()).pixels, expected)
+
+
 def test_truncated_tiff() -> None:
     data = encode_bytes(make_image(64, 64, 16), format="tiff")
     # Our TIFFs put the IFD first, so a cut loses strip data.

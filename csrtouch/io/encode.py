@@ -22,7 +22,7 @@ from csrtouch.io.formats import (
     format_of_suffix,
     output_suffix,
 )
-from csrtouch.io.image import Image
+from csrtouch.io.image import Image, swap_red_blue
 
 
 def encode(
@@ -119,8 +119,9 @@ def _encoded(
     software: str | None,
     description: str | None,
 ) -> bytes | Callable[[BinaryIO], None]:
-    """The file's bytes, or for TIFF a function that writes them to an empty file (its
-    strips are compressed as they are written, never held whole)."""
+    """The file's bytes, or a function that writes them to an empty file: for TIFF, whose
+    strips are compressed as they are written, never held whole, and for JPEG, whose
+    metadata goes in between parts of the encoder's buffer."""
     fmt = check_format(format)
     depth = bit_depth
     if depth is None:
@@ -190,7 +191,7 @@ def _jpeg(
     icc_profile: bytes | None,
     exif: bytes | None,
     xmp: bytes | None,
-) -> bytes:
+) -> Callable[[BinaryIO], None]:
     """Baseline JPEG (4:2:0, as Pillow and libjpeg default) from OpenCV, whose encoder runs
     without the GIL (Pillow's holds it, which serialised a batch's threads), with the
     metadata segments inserted after its JFIF header: APP1 EXIF, APP1 XMP, APP2 ICC."""
@@ -200,15 +201,15 @@ def _jpeg(
     if grayscale:
         array = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     else:
-        array = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels if swap else None)
+        array = swap_red_blue(pixels) if swap else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     try:
         ok, buffer = cv2.imencode(".jpg", array, [cv2.IMWRITE_JPEG_QUALITY, quality])
     finally:
         if swap:
-            cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)
+            swap_red_blue(pixels)
     if not ok:
         raise EncodeError(f"OpenCV could not encode {array.shape} {array.dtype} as JPEG")
-    data = buffer.tobytes()
+    data = memoryview(buffer)
     segments = []
     if exif:
         segments.append(_app(0xE1, exif if exif.startswith(b"Exif\0\0") else b"Exif\0\0" + exif, "EXIF"))
@@ -221,7 +222,15 @@ def _jpeg(
             raise EncodeError(f"cannot encode JPEG: ICC profile of {len(icc_profile)} bytes is too long")
         for n, chunk in enumerate(chunks, 1):
             segments.append(_app(0xE2, b"ICC_PROFILE\0" + bytes((n, len(chunks))) + chunk, "ICC"))
-    return data[:_after_jfif(data)] + b"".join(segments) + data[_after_jfif(data) :]
+    head, metadata_segments = _after_jfif(data), b"".join(segments)
+
+    def write_jpeg(file: BinaryIO) -> None:
+        # Straight from OpenCV's buffer: no copy of the compressed photo.
+        file.write(data[:head])
+        file.write(metadata_segments)
+        file.write(data[head:])
+
+    return write_jpeg
 
 
 def _app(marker: int, body: bytes, what: str) -> bytes:

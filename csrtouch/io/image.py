@@ -56,3 +56,17 @@ class Image:
     def bit_depth(self) -> int:
         """Bits per channel: 8 or 16."""
         return 16 if self.pixels.dtype == np.uint16 else 8
+
+
+def swap_red_blue(array: np.ndarray, rows: int = 256) -> np.ndarray:
+    """RGB <-> BGR of a C-contiguous ``(H, W, 3)`` array, in place, for OpenCV's codecs.
+
+    A band at a time: OpenCV copies a whole source that is also its destination, which
+    for a 50 MP frame is 150 MB more at the peak.
+    """
+    import cv2
+
+    for top in range(0, array.shape[0], rows):
+        band = array[top : top + rows]
+        cv2.cvtColor(band, cv2.COLOR_RGB2BGR, dst=band)
+    return array
