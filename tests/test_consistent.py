@@ -11,14 +11,15 @@ runner = CliRunner()
 
 
 def test_shared_condition_is_the_mean(astronaut, coffee):
-    r = Retoucher("expertC")
+    r = Retoucher("expertC", exact=True)  # the network itself, whatever the count of colours
     mean = (r.condition(astronaut) + r.condition(coffee)) / 2
     assert r.share_condition([astronaut, coffee]) == 2
     np.testing.assert_allclose(r.shared[0], mean, rtol=1e-6)
     # With the condition shared, every image goes through the same colour function.
     both = np.concatenate([astronaut[:300, :400], coffee[:300, :400]], axis=1)
     out = r(both)
-    np.testing.assert_array_equal(out[:, :400], r(astronaut[:300, :400]))
+    # To float precision: BLAS may round a colour differently in a batch of another size.
+    assert np.abs(out[:, :400].astype(int) - r(astronaut[:300, :400])).max() <= 1
 
 
 def test_cli_consistent(tmp_path, astronaut):

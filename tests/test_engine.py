@@ -138,6 +138,22 @@ def test_lut_through_colours_equals_pillow_per_pixel(astronaut, coffee):
         np.testing.assert_array_equal(apply_lut(noise, lut), np.asarray(Image.fromarray(noise).filter(table)))
 
 
+def test_default_path_is_exact_below_the_luts_size(coffee):
+    """An 8-bit photo with fewer distinct colours than the LUT has points gets the network's
+    own values; one with more gets the LUT's."""
+    from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake
+
+    default, exact = Retoucher("expertC"), Retoucher("expertC", exact=True)
+    few = coffee // 4 * 4
+    np.testing.assert_array_equal(default(few), exact(few))
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, (LUT_SIZE**3 + 20_000, 3), dtype=np.uint8)
+    many = palette[rng.integers(0, len(palette), (1024, 1024))]
+    lut = apply_lut(many, bake(default.color_function(many)), by_colour=False)
+    np.testing.assert_array_equal(default(many), lut)
+    assert not np.array_equal(lut, exact(many))
+
+
 def test_tiled_rejects_non_rgb(net):
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) image, got shape \(4, 4\)"):
         apply_tiled(np.zeros((4, 4), np.uint8), _fn(net))

@@ -91,7 +91,7 @@ def apply(
     ] = DEFAULT_STYLE,
     strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one). The CPU was faster, even beside an H200.")] = "cpu",
-    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network for every pixel of 8-bit images too (default: a baked 65^3 LUT).")] = False,
+    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images (default: where they hold up to 65^3 colours; past that, a baked 65^3 LUT).")] = False,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg, png or tiff (default: as the input).")] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
     bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,

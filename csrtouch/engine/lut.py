@@ -26,28 +26,37 @@ def bake(fn: Callable[[np.ndarray], np.ndarray], size: int = LUT_SIZE) -> np.nda
     return np.clip(fn(grid), 0.0, 1.0).reshape(size, size, size, 3)
 
 
-def apply_lut(image: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None, rows: int = 256) -> np.ndarray:
-    """Apply a ``(B, G, R, 3)`` LUT from ``bake`` to an ``(H, W, 3)`` uint8 image.
-
-    Pillow interpolates each distinct colour of the image once (``map_colours``): 0.2 s
-    for a 12 MP photo instead of 0.5 s for every pixel. An image with more colours than half
-    its pixels goes through Pillow whole, ``rows`` rows at a time: Pillow holds an image at
-    4 bytes a pixel, so a whole frame would cost two such copies beside input and output.
-    ``out`` may be ``image`` itself.
-    """
+def interpolator(lut: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Pillow's trilinear interpolation of a LUT from ``bake``, as a function of
+    ``(H, W, 3)`` uint8 pixels."""
     from PIL import Image, ImageFilter
 
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"the LUT path takes (H, W, 3) uint8 images, got {image.dtype} {image.shape}")
-    size = lut.shape[0]
-    table = ImageFilter.Color3DLUT(size, lut.reshape(-1), channels=3, _copy_table=False)
+    table = ImageFilter.Color3DLUT(lut.shape[0], lut.reshape(-1), channels=3, _copy_table=False)
 
     def interpolate(pixels: np.ndarray) -> np.ndarray:
         return np.asarray(Image.fromarray(np.ascontiguousarray(pixels), "RGB").filter(table))
 
-    mapped = map_colours(image, lambda rgb: interpolate(rgb[:, None])[:, 0], out=out)
-    if mapped is not None:
-        return mapped
+    return interpolate
+
+
+def apply_lut(
+    image: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None, rows: int = 256, by_colour: bool = True
+) -> np.ndarray:
+    """Apply a ``(B, G, R, 3)`` LUT from ``bake`` to an ``(H, W, 3)`` uint8 image.
+
+    Pillow interpolates each distinct colour of the image once (``map_colours``): 0.2 s
+    for a 12 MP photo instead of 0.5 s for every pixel. An image with more colours than half
+    its pixels (or ``by_colour=False``) goes through Pillow whole, ``rows`` rows at a time:
+    Pillow holds an image at 4 bytes a pixel, so a whole frame would cost two such copies
+    beside input and output. ``out`` may be ``image`` itself.
+    """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"the LUT path takes (H, W, 3) uint8 images, got {image.dtype} {image.shape}")
+    interpolate = interpolator(lut)
+    if by_colour:
+        mapped = map_colours(image, lambda rgb: interpolate(rgb[:, None])[:, 0], out=out)
+        if mapped is not None:
+            return mapped
     out = np.empty_like(image) if out is None else out
     for top in range(0, image.shape[0], rows):
         out[top : top + rows] = interpolate(image[top : top + rows])

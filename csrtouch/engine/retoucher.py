@@ -14,10 +14,10 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
-from csrtouch.engine.lut import apply_lut, bake
+from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake, interpolator
 from csrtouch.engine.network import COND_NF, Network
 from csrtouch.engine.thumbnail import thumbnail
-from csrtouch.engine.tiles import CHUNK_PIXELS, PixelFunction, apply_by_colour, apply_tiled
+from csrtouch.engine.tiles import CHUNK_PIXELS, PixelFunction, apply_by_colour, apply_tiled, map_colours
 from csrtouch.errors import UsageError
 from csrtouch.styles import Style, load_shared_network, load_style
 from csrtouch.styles.registry import shared_network_info
@@ -120,9 +120,11 @@ class Retoucher:
             The CPU is the default because it was the faster end to end even beside an
             H200: folded, the network costs three small matmuls per colour, and a GPU adds
             torch's import, CUDA's start and copies (README, "GPU").
-        exact: evaluate the network at every colour of 8-bit images too, instead of
-            through a baked 3D LUT (16-bit and float images are always exact; an 8-bit
-            image retouched exactly is evaluated once per distinct colour).
+        exact: evaluate the network at every colour of 8-bit images, however many.
+            Without it, an 8-bit image with more distinct colours than a 65^3 LUT has
+            points goes through the LUT baked from its colour function (within 0.5/255 on
+            average), and one with fewer is evaluated once per distinct colour, exactly.
+            16-bit and float images are always exact.
         chunk_pixels: pixels per chunk of the exact path; bounds memory.
     """
 
@@ -234,7 +236,16 @@ class Retoucher:
         dtype = np.dtype(dtype or image.dtype)
         if image.dtype == np.uint8:
             if dtype == np.uint8 and not self.exact:
-                return apply_lut(image, bake(fn), out=out)
+
+                def values(rgb: np.ndarray) -> np.ndarray:
+                    # The network at each of a photo's colours costs no more than at each of
+                    # the LUT's points, and is exact; past that many colours, interpolate.
+                    if len(rgb) <= LUT_SIZE**3:
+                        return apply_tiled(rgb[:, None], fn, self.chunk_pixels)[:, 0]
+                    return interpolator(bake(fn))(rgb[:, None])[:, 0]
+
+                result = map_colours(image, values, out=out)
+                return result if result is not None else apply_lut(image, bake(fn), out=out, by_colour=False)
             result = apply_by_colour(image, fn, self.chunk_pixels, dtype, out=out)
             if result is not None:
                 return result
