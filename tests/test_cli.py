@@ -51,7 +51,8 @@ def test_apply_on_the_cpu_does_not_import_torch(folder, tmp_path):
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
-    subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "out")], check=True)
+    # From tmp_path: in the source tree, "-c" would import the checkout, not the installed package.
+    subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "out")], check=True, cwd=tmp_path)
     assert list((tmp_path / "out").rglob("*.*"))
 
 

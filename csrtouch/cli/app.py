@@ -115,9 +115,11 @@ def apply(
         # BLAS threads x workers <= cores: oversubscribed threads slow everything down. Not
         # raised when there are fewer files than workers: two threads on one 50 MP photo ran
         # 7x slower (196 s vs 23 s) while another process kept this 2-core machine busy (the
-        # barrier at each 4,096-pixel block of the colour function). OpenBLAS reads this
-        # when numpy is first imported, below (nothing before this imports it).
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        # barrier at each 4,096-pixel block of the colour function). BLAS reads these when
+        # numpy is first imported, below (nothing before this imports it): OpenBLAS in
+        # numpy's wheels, MKL in conda's.
+        for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, str(max(1, (os.cpu_count() or 1) // workers)))
 
         from csrtouch.errors import UsageError
 
