@@ -154,6 +154,14 @@ def test_default_path_is_exact_below_the_luts_size(coffee):
     assert not np.array_equal(lut, exact(many))
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (4, 4, 3), (1, 50, 3), (3, 2, 3)])
+def test_tiny_images_are_retouched(shape):
+    """Smaller than the condition network's first kernel: the thumbnail is enlarged."""
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    out = Retoucher("expertC")(image)
+    assert out.shape == shape and out.dtype == np.uint8
+
+
 def test_tiled_rejects_non_rgb(net):
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) image, got shape \(4, 4\)"):
         apply_tiled(np.zeros((4, 4), np.uint8), _fn(net))
