@@ -1,9 +1,10 @@
-"""Baking an image's colour function into a 3D LUT, applied in C by Pillow for 8-bit output.
+"""Baking an image's colour function into a 3D LUT, interpolated in C by Pillow for 8-bit output.
 
 The colour function is RGB -> RGB per pixel, so sampling it on a 65^3 grid and
-interpolating trilinearly reproduces it to about 0.2/255 on average (max about 3/255)
-at a fraction of the cost of three matmuls per pixel. 16-bit and ``exact`` outputs never
-take this path.
+interpolating trilinearly reproduces it to about 0.2/255 on average (max about 3/255).
+The retoucher takes this path for 8-bit photos with more distinct colours than the grid
+has points, where evaluating the network at each colour would cost more; 16-bit and
+``exact`` outputs never take it. ``export-lut`` writes the same bake as a .cube file.
 """
 
 from __future__ import annotations
