@@ -7,7 +7,7 @@ Five reference looks, each a plain parametric global retouch (``LOOKS``), stand 
 photographer's taste. The liked photos are a look applied to N photos; the test photos are
 the same look applied to 12 other photos that no fit sees. For each look and N, a style is
 fine-tuned from the liked photos alone (unpaired) and from before/after pairs (paired), then
-applied to the test photos as ``csrtouch apply`` does (8-bit, LUT path); the table reports
+applied to the test photos as ``csrtouch apply`` does (8-bit, the default path); the table reports
 mean PSNR (dB) and CIEDE2000 against the look, with the untouched test photo as baseline.
 
 Photos: the 20 FiveK inputs and 16 Kodak photos from ../shared/data ($CSRTOUCH_SHARED);

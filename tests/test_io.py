@@ -659,13 +659,25 @@ def test_truncated_jpeg_behind_a_complete_thumbnail() -> None:
     assert_decode_error(whole[: len(whole) - 2], "file is truncated (the image data ends early)")
 
 
-def test_jpeg_pixels_are_pillows() -> None:
-    """Colour JPEGs are decoded by OpenCV (less memory, sooner): the same pixels as Pillow's."""
-    for subsampling in (0, 1, 2):
-        buffer = io.BytesIO()
-        PIL.Image.fromarray(photo()).save(buffer, "JPEG", quality=90, subsampling=subsampling)
-        expected = np.asarray(PIL.Image.open(buffer).convert("RGB"))
-        np.testing.assert_array_equal(decode_bytes(buffer.getvalue()).pixels, expected)
+@pytest.mark.parametrize(
+    "options",
+    [{"subsampling": 0}, {"subsampling": 1}, {"subsampling": 2}, {"progressive": True}, {"restart_marker_rows": 1}],
+)
+def test_jpeg_pixels_are_pillows(options) -> None:
+    """Colour JPEGs are decoded by OpenCV (less memory, sooner): the same pixels as Pillow's,
+    progressive and with restart markers too."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(photo()).save(buffer, "JPEG", quality=90, **options)
+    expected = np.asarray(PIL.Image.open(buffer).convert("RGB"))
+    np.testing.assert_array_equal(decode_bytes(buffer.getvalue()).pixels, expected)
+
+
+def test_damaged_jpeg_is_refused() -> None:
+    """A stray marker among the scans (a damaged file): libjpeg would grey out the rest."""
+    data = bytearray(encode_bytes(Image(photo(), None, "jpeg", False, None, None, None), format="jpeg"))
+    middle = len(data) // 2
+    data[middle : middle + 2] = b"\xff\x14"
+    assert_decode_error(bytes(data), "corrupt JPEG data (marker 0xFF14 inside the image data)")
 
 
 def test_truncated_tiff() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import struct
 from pathlib import Path
 
@@ -304,8 +305,9 @@ def _cv2_jpeg(data: bytes, name: str) -> np.ndarray:
     """A colour JPEG's pixels from OpenCV: the same libjpeg-turbo output as Pillow's
     (tested), decoded 40% sooner and held at 3 bytes a pixel, where Pillow holds 4 and then
     needs a copy (a 50 MP photo: 150 MB instead of 350 MB)."""
-    if _jpeg_truncated(data):
-        raise DecodeError(_TRUNCATED, name)
+    problem = _jpeg_problem(data)
+    if problem is not None:
+        raise DecodeError(problem, name)
     with quiet_stderr():  # libjpeg's warnings about damaged data
         array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if array is None:
@@ -313,25 +315,46 @@ def _cv2_jpeg(data: bytes, name: str) -> np.ndarray:
     return swap_red_blue(array)
 
 
-def _jpeg_truncated(data: bytes) -> bool:
-    """Whether the JPEG ends before its image data does: no EOI after the first scan.
+#: In a JPEG's scans a 0xFF byte is followed by 0x00 (an escaped 0xFF), another 0xFF (fill)
+#: or a restart marker; anything else is a marker.
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+#: Markers with a length that may come between a progressive JPEG's scans: DHT, DAC, SOS,
+#: DQT, DNL, DRI, APPn, COM.
+_BETWEEN_SCANS = frozenset({0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xFE, *range(0xE0, 0xF0)})
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Why the JPEG's image data is not whole, or None: it ends before its EOI, or a marker
+    that has no place there sits among its scans (a damaged file, which libjpeg would fill
+    with grey from there on; Pillow refused these, so csrtouch does too).
 
     The header's segments are walked by their lengths, since an EXIF thumbnail inside them
-    has a scan and an EOI of its own; within the scans a 0xFF byte is always escaped, so
-    0xFFD9 there is the EOI.
+    has scans and an EOI of its own.
     """
     pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
+    while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] != 0xDA:
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
-        elif marker == 0xDA:  # start of scan
-            return data.find(b"\xff\xd9", pos) < 0
         elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
             pos += 2
         else:
             pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-    return True
+    if pos + 4 > len(data) or data[pos] != 0xFF:
+        return _TRUNCATED
+    while True:
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")  # over the segment (SOS, DHT...) at pos
+        found = _JPEG_MARKER.search(data, pos)
+        if found is None:
+            return _TRUNCATED
+        pos = found.start()
+        marker = data[pos + 1]
+        if marker == 0xD9:  # EOI: what follows (previews, a motion photo's video) is not ours to check
+            return None
+        if marker not in _BETWEEN_SCANS:
+            return f"corrupt JPEG data (marker 0xFF{marker:02X} inside the image data)"
+        if pos + 4 > len(data):
+            return _TRUNCATED
 
 
 def _truncated(pil: PIL.Image.Image, data: bytes) -> bool:
