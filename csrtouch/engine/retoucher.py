@@ -29,7 +29,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 StyleSpec = Union[str, Style, Sequence[tuple[Union[str, Style], float]]]
 
 
-def resolve_device(device: str = "auto") -> str:
+def resolve_device(device: str = "cpu") -> str:
     """``auto`` picks CUDA, then MPS, then the CPU; an unavailable device is a usage error.
 
     torch is imported only where a GPU may be present, so ``auto`` on a machine without one
