@@ -103,9 +103,11 @@ def stage_split(paths: list[Path], out: Path, exact: bool, tiff16: bool = False,
 
 
 def lut_split(paths: list[Path]) -> dict[str, float]:
-    """Median seconds to bake the 65^3 LUT and to apply it, over ``paths``."""
+    """Median seconds to bake the 65^3 LUT and to apply it once per distinct colour (as the
+    retoucher does for photos of more colours than the LUT has points), over ``paths``."""
     from csrtouch.engine import Retoucher
-    from csrtouch.engine.lut import apply_lut, bake
+    from csrtouch.engine.lut import bake, interpolator
+    from csrtouch.engine.tiles import map_colours
     from csrtouch.io import decode
 
     retoucher = Retoucher("expertC")
@@ -114,9 +116,9 @@ def lut_split(paths: list[Path]) -> dict[str, float]:
         pixels = decode(p).pixels
         fn = retoucher.color_function(pixels)
         t0 = time.perf_counter()
-        lut = bake(fn)
+        interpolate = interpolator(bake(fn))
         t1 = time.perf_counter()
-        apply_lut(pixels, lut, out=pixels)
+        map_colours(pixels, lambda rgb: interpolate(rgb[:, None])[:, 0], out=pixels)
         stages["bake"].append(t1 - t0)
         stages["apply"].append(time.perf_counter() - t1)
     return {k: statistics.median(v) for k, v in stages.items()}

@@ -245,7 +245,7 @@ class Retoucher:
                     return interpolator(bake(fn))(rgb[:, None])[:, 0]
 
                 result = map_colours(image, values, out=out)
-                return result if result is not None else apply_lut(image, bake(fn), out=out, by_colour=False)
+                return result if result is not None else apply_lut(image, bake(fn), out=out)
             result = apply_by_colour(image, fn, self.chunk_pixels, dtype, out=out)
             if result is not None:
                 return result
