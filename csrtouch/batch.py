@@ -222,7 +222,21 @@ def retouch_file(
         Warnings about the input that did not stop it.
     """
     from csrtouch.io import decode, encode
+    from csrtouch.io.formats import check_format, format_of_suffix
 
+    named = format_of_suffix(job.output)
+    if named == "jpeg" and (format is None or check_format(format) == named) and bit_depth in (None, 8):
+        from csrtouch.io.encode import encode_jpeg_bands
+        from csrtouch.io.stream import open_jpeg
+
+        source = open_jpeg(job.input)
+        if source is not None:
+            # A large photo, a band at a time: memory stays flat in its size.
+            bands = retoucher.stream(source.bands, source.height, source.width)
+            metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
+            size = {"width": source.width, "height": source.height}
+            encode_jpeg_bands(bands, job.output, **size, quality=quality, **metadata, **provenance(retoucher))
+            return []
     image = _retouch(decode(job.input), retoucher, bit_depth)
     encode(image, job.output, format=format, quality=quality, bit_depth=bit_depth, **provenance(retoucher))
     return list(image.warnings)

@@ -10,14 +10,14 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
 from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake, interpolator
 from csrtouch.engine.network import COND_NF, Network
-from csrtouch.engine.thumbnail import thumbnail
-from csrtouch.engine.tiles import CHUNK_PIXELS, PixelFunction, apply_by_colour, apply_tiled, map_colours
+from csrtouch.engine.thumbnail import BandThumbnail, thumbnail
+from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_by_colour, apply_tiled
 from csrtouch.errors import UsageError
 from csrtouch.styles import Style, load_shared_network, load_style
 from csrtouch.styles.registry import shared_network_info
@@ -25,6 +25,8 @@ from csrtouch.styles.registry import shared_network_info
 DEFAULT_STYLE = "expertC"
 MAX_STRENGTH = 1.5
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: Rows an 8-bit image is colour-mapped in; bounds the working memory beside the image.
+BAND_ROWS = 256
 
 StyleSpec = Union[str, Style, Sequence[tuple[Union[str, Style], float]]]
 
@@ -184,17 +186,19 @@ class Retoucher:
         """Condition vector ``(32,)`` of an ``(H, W, 3)`` image, from its thumbnail."""
         return (net or self.branches[0].net).condition(thumbnail(image))
 
-    def color_function(self, image: np.ndarray | None = None) -> PixelFunction:
+    def color_function(self, image: np.ndarray | None = None, *, thumb: np.ndarray | None = None) -> PixelFunction:
         """The per-pixel colour function, float32 ``(N, 3) -> (N, 3)``, evaluated on the
-        retoucher's device, for ``image``;
-        without an image, the style's average look (the condition of its average training
-        input)."""
+        retoucher's device, for ``image`` (or for the image whose ``thumbnail`` is
+        ``thumb``); without either, the style's average look (the condition of its average
+        training input)."""
+        if thumb is None and image is not None:
+            thumb = thumbnail(image)
         parts = []
         for i, b in enumerate(self.branches):
             if self.shared is not None:
                 cond = self.shared[i]
-            elif image is not None:
-                cond = self.condition(image, b.net)
+            elif thumb is not None:
+                cond = b.net.condition(thumb)
             elif b.mean_condition is not None:
                 cond = b.mean_condition
             else:
@@ -232,24 +236,63 @@ class Retoucher:
         ``out``, a C-contiguous array of the output's shape and dtype, receives the result;
         it may be ``image`` itself, which saves a frame of memory.
         """
-        fn = self.color_function(image)
         dtype = np.dtype(dtype or image.dtype)
+        if image.dtype == np.uint8 and dtype == np.uint8:
+            colours = ColourMap(image.shape[1])
+            for band in _bands(image):
+                colours.see(band)
+            per_band = self._by_colour(self.color_function(image), colours)
+            out = np.empty_like(image) if out is None else out
+            for band, dest in zip(_bands(image), _bands(out)):
+                per_band(band, dest)
+            return out
+        fn = self.color_function(image)
         if image.dtype == np.uint8:
-            if dtype == np.uint8 and not self.exact:
-
-                def values(rgb: np.ndarray) -> np.ndarray:
-                    # The network at each of a photo's colours costs no more than at each of
-                    # the LUT's points, and is exact; past that many colours, interpolate.
-                    if len(rgb) <= LUT_SIZE**3:
-                        return apply_tiled(rgb[:, None], fn, self.chunk_pixels)[:, 0]
-                    return interpolator(bake(fn))(rgb[:, None])[:, 0]
-
-                result = map_colours(image, values, out=out)
-                return result if result is not None else apply_lut(image, bake(fn), out=out)
             result = apply_by_colour(image, fn, self.chunk_pixels, dtype, out=out)
             if result is not None:
                 return result
         return apply_tiled(image, fn, self.chunk_pixels, dtype, out=out)
+
+    def stream(self, read: Callable[[], Iterable[np.ndarray]], height: int, width: int) -> Iterator[np.ndarray]:
+        """Retouch a uint8 image read as bands of rows, never held whole; as ``__call__``.
+
+        ``read()`` must give the image's ``(rows, width, 3)`` bands, top to bottom, each
+        time it is called; it is called twice. The bands bound the working memory: about
+        20 bytes a pixel of one band. The first reading gives the thumbnail and the
+        distinct colours; the second is retouched a band at a time, in place, and yielded.
+        """
+        thumb, colours = BandThumbnail(height, width), ColourMap(width)
+        for band in read():
+            thumb.add(band)
+            colours.see(band)
+        per_band = self._by_colour(self.color_function(thumb=thumb.result()), colours)
+        for band in read():
+            yield per_band(band, band)
+
+    def _by_colour(self, fn: PixelFunction, colours: ColourMap) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """How each band of a uint8 image that ``colours`` has seen becomes 8-bit output.
+
+        Once per distinct colour: exactly (the network at each of a photo's colours costs no
+        more than at each of the LUT's points), or, past that many colours and without
+        ``exact``, through the LUT baked from ``fn``. An image with more colours than half
+        its pixels goes per pixel.
+        """
+        def values(rgb: np.ndarray) -> np.ndarray:
+            if self.exact or len(rgb) <= LUT_SIZE**3:
+                return apply_tiled(rgb[:, None], fn, self.chunk_pixels)[:, 0]
+            return interpolator(bake(fn))(rgb[:, None])[:, 0]
+
+        if colours.build(values):
+            return colours.apply
+        if self.exact:
+            return lambda band, out: apply_tiled(band, fn, self.chunk_pixels, out=out)
+        lut = bake(fn)
+        return lambda band, out: apply_lut(band, lut, out=out)
+
+
+def _bands(image: np.ndarray) -> Iterator[np.ndarray]:
+    """Views of ``BAND_ROWS`` rows at a time, the unit the colour map works in."""
+    return (image[top : top + BAND_ROWS] for top in range(0, image.shape[0], BAND_ROWS))
 
 
 def retouch(image: np.ndarray, style: StyleSpec = DEFAULT_STYLE, **kwargs: object) -> np.ndarray:

@@ -109,41 +109,87 @@ def map_colours(
 
     Returns:
         The output, or ``None`` when there are more distinct colours than half the pixels.
-
-    A photo holds far fewer colours than pixels (a 12 MP JPEG about 100k-350k), so this
-    is two passes of packing, a scatter and a gather per pixel: OpenCV packs and unpacks
-    each band as RGBA words, numpy scatters and gathers through 2^24-entry tables, of which
-    only the pages of colours present are ever touched.
     """
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
     dtype = np.dtype(dtype or np.uint8)
     h, w, _ = image.shape
-    rows = max(1, min(rows, h))
-    words = np.zeros((rows, w, 4), np.uint8)  # RGB plus a zero byte: one little-endian word
-
-    def keys(top: int) -> np.ndarray:
-        band = words[: min(rows, h - top)]
-        cv2.mixChannels([image[top : top + rows]], [band], [0, 0, 1, 1, 2, 2])
-        return band.view("<u4")[..., 0]
-
-    seen = np.zeros(1 << 24, bool)
+    colours = ColourMap(w)
     for top in range(0, h, rows):
-        seen[keys(top)] = True
-    colours = np.flatnonzero(seen).astype("<u4")
-    del seen
-    if len(colours) > h * w // 2:
+        colours.see(image[top : top + rows])
+    if not colours.build(values, dtype):
         return None
-    mapped = np.zeros((len(colours), 4), dtype)
-    mapped[:, :3] = values(colours.view(np.uint8).reshape(-1, 4)[:, :3])
-    word = np.dtype("<u4" if dtype.itemsize == 1 else "<u8")
-    table = np.empty(1 << 24, word)
-    table[colours] = mapped.view(word)[:, 0]
     if out is None:
         out = np.empty(image.shape, dtype)
     elif out.shape != image.shape or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {dtype} array of shape {image.shape}")
     for top in range(0, h, rows):
-        result = table[keys(top)].view(dtype).reshape(-1, w, 4)
-        cv2.cvtColor(result, cv2.COLOR_RGBA2RGB, dst=out[top : top + rows])
+        colours.apply(image[top : top + rows], out[top : top + rows])
     return out
+
+
+class ColourMap:
+    """The distinct colours of a uint8 image, seen a band of rows at a time, each then
+    replaced by a value: ``see`` every band, ``build`` the values, ``apply`` to every band.
+
+    A photo holds far fewer colours than pixels (a 12 MP JPEG about 100k-350k), so this
+    is two passes of packing, a scatter and a gather per pixel: OpenCV packs and unpacks
+    each band as RGBA words, numpy scatters and gathers through 2^24-entry tables, of which
+    only the pages of colours present are ever touched. The bands may come from a file
+    read twice, so the image is never held whole (``io.stream``).
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        # A pixel as a 64-bit word, RGB and five zero bytes: numpy's own index type, so a
+        # band's keys index the tables with no converted copy.
+        self.words = np.zeros((0, width, 8), np.uint8)
+        self.seen: np.ndarray | None = np.zeros(1 << 24, bool)
+        self.pixels = 0
+        self.table: np.ndarray | None = None
+        self.values = np.zeros((0, width, 4), np.uint8)  # a band's values, RGB plus a byte
+
+    def _keys(self, band: np.ndarray) -> np.ndarray:
+        if band.dtype != np.uint8 or band.ndim != 3 or band.shape[1:] != (self.width, 3):
+            raise ValueError(f"expected (rows, {self.width}, 3) uint8, got {band.dtype} {band.shape}")
+        if len(band) > len(self.words):
+            self.words = np.zeros((len(band), self.width, 8), np.uint8)
+        words = self.words[: len(band)]
+        cv2.mixChannels([band], [words], [0, 0, 1, 1, 2, 2])
+        return words.view("<i8")[..., 0]
+
+    def see(self, band: np.ndarray) -> None:
+        """Note the colours of the next ``(rows, W, 3)`` rows."""
+        assert self.seen is not None, "see() comes before build()"
+        self.seen[self._keys(band)] = True
+        self.pixels += band.shape[0] * band.shape[1]
+
+    def build(self, values: Callable[[np.ndarray], np.ndarray], dtype: np.dtype | None = None) -> bool:
+        """Call ``values`` once with the ``(K, 3)`` distinct colours seen, for ``(K, 3)`` of
+        ``dtype`` (uint8 or uint16). False, without calling it, when there are more colours
+        than half the pixels (noise, tiny images), where per pixel is cheaper."""
+        assert self.seen is not None, "build() once"
+        colours = np.flatnonzero(self.seen).astype("<u4")
+        self.seen = None
+        if len(colours) > self.pixels // 2:
+            return False
+        dtype = np.dtype(dtype or np.uint8)
+        mapped = np.zeros((len(colours), 4), dtype)
+        mapped[:, :3] = values(colours.view(np.uint8).reshape(-1, 4)[:, :3])
+        word = np.dtype("<u4" if dtype.itemsize == 1 else "<u8")
+        self.table = np.empty(1 << 24, word)
+        self.table[colours] = mapped.view(word)[:, 0]
+        self.values = np.zeros((0, self.width, 4), dtype)
+        return True
+
+    def apply(self, band: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Write the values of a band's colours into ``out`` (C-contiguous, may be ``band``)."""
+        assert self.table is not None, "apply() after a build() that returned True"
+        keys = self._keys(band)
+        if len(band) > len(self.values):
+            self.values = np.zeros((len(band), self.width, 4), self.values.dtype)
+        values = self.values[: len(band)]
+        # mode="clip" (keys are in range anyway): the default would buffer a copy.
+        np.take(self.table, keys, out=values.view(self.table.dtype)[..., 0], mode="clip")
+        cv2.cvtColor(values, cv2.COLOR_RGBA2RGB, dst=out)
+        return out

@@ -205,7 +205,7 @@ def _decode_pillow(data: bytes, name: str) -> Image:
         grayscale=grayscale,
         icc_profile=pil.info.get("icc_profile") or None,
         exif=exif or None,
-        xmp=_xmp(pil.info.get("xmp")),
+        xmp=xmp_packet(pil.info.get("xmp")),
         warnings=warnings,
     )
 
@@ -306,7 +306,7 @@ def _cv2_jpeg(data: bytes, name: str) -> np.ndarray:
     (tested), decoded 40% sooner and held at 3 bytes a pixel, where Pillow holds 4 and then
     needs a copy (a 50 MP photo peaks at 290 MB instead of 500 MB: OpenCV's binding copies
     its frame into the array once)."""
-    problem = _jpeg_problem(data)
+    problem = jpeg_problem(data)
     if problem is not None:
         raise DecodeError(problem, name)
     with quiet_stderr():  # libjpeg's warnings about damaged data
@@ -324,7 +324,7 @@ _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _BETWEEN_SCANS = frozenset({0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xFE, *range(0xE0, 0xF0)})
 
 
-def _jpeg_problem(data: bytes) -> str | None:
+def jpeg_problem(data: bytes) -> str | None:
     """Why the JPEG's image data is not whole, or None: it ends before its EOI, or a marker
     that has no place there sits among its scans (a damaged file, which libjpeg would fill
     with grey from there on; Pillow refused these, so csrtouch does too).
@@ -390,7 +390,8 @@ def _split(array: np.ndarray, grayscale: bool) -> tuple[np.ndarray, np.ndarray |
     return np.ascontiguousarray(array[..., :3]), alpha
 
 
-def _xmp(value: object) -> bytes | None:
+def xmp_packet(value: object) -> bytes | None:
+    """The XMP packet from Pillow's ``info["xmp"]`` (str or bytes), or None."""
     if isinstance(value, str):
         return value.encode()
     return bytes(value) if isinstance(value, (bytes, bytearray)) and value else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterable
 
 import cv2
 import numpy as np
@@ -23,6 +23,9 @@ from csrtouch.io.formats import (
     output_suffix,
 )
 from csrtouch.io.image import Image, swap_red_blue
+
+#: Pixels in a band of ``encode_jpeg_bands``, about; they bound its working memory.
+BAND_PIXELS = 1 << 20
 
 
 def encode(
@@ -210,6 +213,19 @@ def _jpeg(
     if not ok:
         raise EncodeError(f"OpenCV could not encode {array.shape} {array.dtype} as JPEG")
     data = memoryview(buffer)
+    head, metadata_segments = _after_jfif(data), _jpeg_segments(icc_profile, exif, xmp)
+
+    def write_jpeg(file: BinaryIO) -> None:
+        # Straight from OpenCV's buffer: no copy of the compressed photo.
+        file.write(data[:head])
+        file.write(metadata_segments)
+        file.write(data[head:])
+
+    return write_jpeg
+
+
+def _jpeg_segments(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | None) -> bytes:
+    """APP1 EXIF, APP1 XMP and APP2 ICC segments, to follow a JPEG's JFIF header."""
     segments = []
     if exif:
         segments.append(_app(0xE1, exif if exif.startswith(b"Exif\0\0") else b"Exif\0\0" + exif, "EXIF"))
@@ -222,15 +238,115 @@ def _jpeg(
             raise EncodeError(f"cannot encode JPEG: ICC profile of {len(icc_profile)} bytes is too long")
         for n, chunk in enumerate(chunks, 1):
             segments.append(_app(0xE2, b"ICC_PROFILE\0" + bytes((n, len(chunks))) + chunk, "ICC"))
-    head, metadata_segments = _after_jfif(data), b"".join(segments)
+    return b"".join(segments)
 
-    def write_jpeg(file: BinaryIO) -> None:
-        # Straight from OpenCV's buffer: no copy of the compressed photo.
-        file.write(data[:head])
-        file.write(metadata_segments)
-        file.write(data[head:])
 
-    return write_jpeg
+def encode_jpeg_bands(
+    bands: Iterable[np.ndarray],
+    path: Path | str,
+    width: int,
+    height: int,
+    *,
+    quality: int = 95,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+    xmp: bytes | None = None,
+    software: str | None = None,
+    description: str | None = None,
+) -> None:
+    """Write a JPEG atomically from its RGB uint8 rows, never holding the frame.
+
+    ``bands`` are ``(jpeg_band_rows(width), width, 3)`` arrays, top to bottom, the last
+    one shorter if need be; they are swapped to BGR in place. Each is encoded by OpenCV as a
+    JPEG of its own, with the quality and 4:2:0 sampling :func:`encode` uses, and their
+    entropy-coded data are joined by restart markers (ITU T.81 F.1.1.5) under the first
+    one's header, its height set to the whole image's and a restart interval of one band:
+    a band starts on an MCU row, and a restart resets what the coding carries over (the
+    DC predictions), so the file decodes to the pixels a whole-frame encode would give
+    (tested), at the same size to within the markers. Arguments as for :func:`encode`.
+
+    Raises:
+        EncodeError: a band is of the wrong size or the encoder fails; or as
+            :func:`write_atomic`.
+    """
+    if not 1 <= quality <= 100:
+        raise UsageError(f"quality (JPEG, WebP) must be between 1 and 100; got {quality}")
+    stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
+    segments = _jpeg_segments(icc_profile, metadata.stamp(exif, {k: v for k, v in stamps.items() if v is not None}), xmp)
+    band_rows, mcus_per_row = jpeg_band_rows(width), -(-width // 16)
+    if mcus_per_row * band_rows // 16 > 0xFFFF:
+        raise EncodeError(f"cannot encode a {width}-pixel-wide JPEG in bands (restart interval over 65535)")
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+
+    def write(file: BinaryIO) -> None:
+        header: bytes | None = None
+        rows = 0
+        for i, band in enumerate(bands):
+            fits = band.shape[1:] == (width, 3) and band.dtype == np.uint8 and len(band) <= band_rows
+            if not fits or rows % band_rows or rows + len(band) > height:
+                raise EncodeError(
+                    f"band {i} ({band.dtype} {band.shape}) at row {rows} does not fit a {width}x{height} JPEG "
+                    f"written in bands of {band_rows} rows"
+                )
+            rows += len(band)
+            ok, buffer = cv2.imencode(".jpg", swap_red_blue(band), params)
+            if not ok:
+                raise EncodeError(f"OpenCV could not encode {band.shape} {band.dtype} as JPEG")
+            data = memoryview(buffer)
+            sof, sos, scan = _jpeg_layout(data)
+            # The band's header, its height aside, must be the first band's: same tables.
+            own = bytes(data[:sof + 5]) + bytes(data[sof + 7 : scan])
+            if header is None:
+                header = own
+                head = _after_jfif(data)
+                file.write(data[:head])
+                file.write(segments)
+                file.write(data[head : sof + 5])
+                file.write(height.to_bytes(2, "big"))
+                file.write(data[sof + 7 : sos])
+                file.write(b"\xff\xdd\x00\x04" + (mcus_per_row * band_rows // 16).to_bytes(2, "big"))
+                file.write(data[sos:scan])
+            elif own != header:
+                raise EncodeError("OpenCV encoded two bands of one JPEG with different tables")
+            else:
+                file.write(bytes((0xFF, 0xD0 + (i - 1) % 8)))  # RST0..RST7 in turn
+            file.write(data[scan:-2])  # the band's scan, without its EOI
+        if rows != height:
+            raise EncodeError(f"{rows} rows were given for a JPEG {height} rows high")
+        file.write(b"\xff\xd9")
+
+    try:
+        write_atomic(path, write)
+    except EncodeError as e:
+        if e.path is not None:  # write_atomic's own, about the file
+            raise
+        raise EncodeError(e.message, path) from e
+
+
+def jpeg_band_rows(width: int) -> int:
+    """Rows in each band of a JPEG ``width`` pixels wide written by ``encode_jpeg_bands``:
+    about :data:`BAND_PIXELS`, in whole rows of 16x16-pixel MCUs, at most 256."""
+    return max(16, min(256, BAND_PIXELS // max(width, 1) // 16 * 16))
+
+
+def _jpeg_layout(data: memoryview) -> tuple[int, int, int]:
+    """Offsets in an OpenCV JPEG of its SOF0 and SOS segments and of its scan's data,
+    checking it is the baseline 4:2:0 frame ``encode_jpeg_bands`` splices."""
+    pos, sof = 2, -1
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xC0:
+            sof = pos
+        elif marker == 0xDA:
+            # 3 components, Y sampled 2x2 and Cb, Cr 1x1: 16x16-pixel MCUs.
+            if sof < 0 or data[sof + 9] != 3 or bytes(data[sof + 11 : sof + 18 : 3]) != b"\x22\x11\x11":
+                raise EncodeError("OpenCV's JPEG is not the baseline 4:2:0 frame that bands are joined as")
+            return sof, pos, end
+        elif 0xC1 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            break
+        pos = end
+    raise EncodeError("OpenCV's JPEG is not the baseline 4:2:0 frame that bands are joined as")
 
 
 def _app(marker: int, body: bytes, what: str) -> bytes:

@@ -1,0 +1,116 @@
+"""Large plain JPEGs read a band of rows at a time, so a batch's memory stays flat however
+many megapixels a photo has.
+
+Decoded whole, a 50 MP photo is 150 MB, and OpenCV's decoder briefly holds it twice; neither
+OpenCV nor Pillow can hand over a JPEG's rows as it decodes them. libvips can (through
+pyvips, whose wheel bundles it): with sequential access it decodes rows in order and keeps
+only what the next request needs. The retoucher reads the photo twice (its thumbnail and
+colours, then the retouch, ``Retoucher.stream``) and ``encode_jpeg_bands`` writes it a band
+at a time.
+
+Only what needs nothing but pixels in order takes this path: a baseline colour JPEG of at
+least :data:`STREAM_PIXELS`, upright (EXIF orientation 1), in sRGB (no profile, or an sRGB
+one), written back as an 8-bit JPEG. Everything else, and every file whose data is damaged,
+is decoded whole, which reports the problem (``decode``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import PIL.Image
+
+from csrtouch.errors import DecodeError
+from csrtouch.io import colour, metadata
+from csrtouch.io.decode import MAX_PIXELS, jpeg_problem, xmp_packet
+from csrtouch.io.encode import jpeg_band_rows
+from csrtouch.io.image import Image
+from csrtouch.io.stderr import quiet_stderr
+
+#: Photos of at least this many pixels are streamed. Streaming decodes a photo twice, about
+#: a tenth slower than decoding it once into memory; below this the frame costs less than
+#: 60 MB, so memory is flat at what a 16 MP photo needs whatever the size.
+STREAM_PIXELS = 16_000_000
+#: Rows asked of libvips at a time: one row of a 4:2:0 JPEG's MCUs.
+_FETCH_ROWS = 16
+
+
+@dataclass(frozen=True)
+class JpegSource:
+    """A JPEG that is read in bands, and the metadata to write back with it."""
+
+    path: Path
+    width: int
+    height: int
+    exif: bytes | None
+    xmp: bytes | None
+    icc_profile: bytes | None
+
+    def bands(self) -> Iterator[np.ndarray]:
+        """The RGB pixels as ``(jpeg_band_rows(width), width, 3)`` uint8 bands, top to
+        bottom (the last may be shorter), each decoded into one buffer that the next
+        overwrites.
+
+        Raises:
+            DecodeError: libvips cannot read the file, or it changed since it was opened.
+        """
+        import pyvips
+
+        pyvips.cache_set_max(0)  # libvips would keep each file's loader (and its buffers) for reuse
+        band_rows = jpeg_band_rows(self.width)
+        buffer = np.empty((band_rows, self.width, 3), np.uint8)
+        try:
+            with quiet_stderr():  # libjpeg's warnings about damaged data, as for OpenCV
+                image = pyvips.Image.new_from_file(str(self.path), access="sequential")
+                if (image.width, image.height, image.bands, image.format) != (self.width, self.height, 3, "uchar"):
+                    raise DecodeError("the file changed while it was being read", self.path)
+                for top in range(0, self.height, band_rows):
+                    band = buffer[: min(band_rows, self.height - top)]
+                    # A few rows at a time, each through a region of its own: libvips then
+                    # holds about 25 MB at 24 MP (measured); one region asked for whole
+                    # bands held 100 MB at 50 MP.
+                    for row in range(0, len(band), _FETCH_ROWS):
+                        rows = band[row : row + _FETCH_ROWS]
+                        fetched = pyvips.Region.new(image).fetch(0, top + row, self.width, len(rows))
+                        rows.reshape(-1)[:] = np.frombuffer(fetched, np.uint8)
+                    yield band
+        except pyvips.Error as e:
+            message = str(e).strip().splitlines()[0] if str(e).strip() else "libvips failed"
+            raise DecodeError(f"cannot decode image: {message}", self.path) from e
+
+
+def open_jpeg(path: Path) -> JpegSource | None:
+    """``path`` as a :class:`JpegSource` when it can be streamed, else None (see the module
+    doc): a small photo costs one read of its header."""
+    try:
+        with PIL.Image.open(path, formats=["JPEG"]) as pil:
+            width, height = pil.size
+            plain = pil.mode == "RGB" and not pil.info.get("progressive")
+    except Exception:  # not a JPEG, unreadable: decoding it whole says what is wrong
+        return None
+    # 65520 pixels wide at most: a band's MCUs fit a restart interval (encode_jpeg_bands).
+    if not plain or not STREAM_PIXELS <= width * height <= MAX_PIXELS or width > 65520:
+        return None
+    try:
+        import pyvips  # noqa: F401
+    except (ImportError, OSError):  # no libvips here: decode whole, as before
+        return None
+    try:
+        data = path.read_bytes()
+        with metadata.quiet_pillow(), PIL.Image.open(io.BytesIO(data), formats=["JPEG"]) as pil:
+            info = dict(pil.info)
+    except Exception:
+        return None
+    exif, icc = info.get("exif") or None, info.get("icc_profile") or None
+    if jpeg_problem(data) is not None or metadata.orientation(exif) != 1:
+        return None
+    # Pixels that decode would convert to sRGB, or warn about, are decoded whole.
+    probe = Image(np.zeros((1, 1, 3), np.uint8), None, "jpeg", False, icc, None, None)
+    colour.to_srgb(probe)
+    if probe.from_profile or probe.warnings:
+        return None
+    return JpegSource(path, width, height, exif, xmp_packet(info.get("xmp")), icc)

@@ -1,0 +1,266 @@
+"""Large plain JPEGs retouched a band of rows at a time (io.stream, Retoucher.stream,
+encode_jpeg_bands): the same pixels and metadata as the whole-frame path, and nothing left
+behind when a file fails halfway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import PIL.Image
+import pytest
+
+from csrtouch.batch import Job, retouch_file
+from csrtouch.engine import Retoucher, thumbnail
+from csrtouch.engine.thumbnail import BandThumbnail
+from csrtouch.errors import DecodeError, EncodeError
+from csrtouch.io import Image, colour, decode, decode_bytes, encode, stream
+from csrtouch.io.encode import encode_jpeg_bands, jpeg_band_rows
+from csrtouch.io.metadata import load_exif
+
+pytest.importorskip("pyvips", reason="streaming needs pyvips (a dependency)")
+
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">look</x:xmpmeta>'
+
+
+def enlarged(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC))
+
+
+def bands_of(image: np.ndarray, rows: int):
+    return (image[top : top + rows] for top in range(0, image.shape[0], rows))
+
+
+def save_jpeg(path: Path, pixels: np.ndarray, **options: object) -> Path:
+    PIL.Image.fromarray(pixels).save(path, "JPEG", quality=92, **options)
+    return path
+
+
+def camera_exif(orientation: int = 1) -> bytes:
+    exif = PIL.Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0112] = orientation
+    exif.get_ifd(0x8769)[0x8827] = 400  # ISO, in the Exif IFD
+    return exif.tobytes()
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every plain JPEG streams, however small: the tests' photos stay small."""
+    monkeypatch.setattr(stream, "STREAM_PIXELS", 1)
+
+
+# --- engine -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "rows", "dtype"),
+    [(1501, 1003, 256, np.uint8), (1501, 1003, 37, np.uint8), (700, 3, 1, np.uint8), (40, 5000, 112, np.uint8),
+     (1200, 900, 100, np.uint16), (512, 300, 64, np.uint8), (600, 400, 64, np.float32)],
+)
+def test_band_thumbnail_is_the_thumbnail(astronaut, width, height, rows, dtype) -> None:
+    image = enlarged(astronaut, width, height)
+    if dtype == np.uint16:
+        image = image.astype(np.uint16) * 257
+    elif dtype == np.float32:
+        image = image.astype(np.float32) / 255
+    band = BandThumbnail(height, width)
+    for part in bands_of(image, rows):
+        band.add(part)
+    got, expected = band.result(), thumbnail(image)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    level = 1.0 / (65535 if dtype == np.uint16 else 255)
+    diff = np.abs(got - expected)
+    # One level at most, on a few pixels in a thousand (OpenCV sums in another order).
+    assert diff.max() <= level + 1e-6
+    assert np.mean(diff > 1e-6) < 1e-2
+
+
+def test_band_thumbnail_wants_every_row(astronaut) -> None:
+    band = BandThumbnail(512, 512)
+    band.add(astronaut[:256])
+    with pytest.raises(ValueError, match="256 of the image's 512 rows"):
+        band.result()
+    with pytest.raises(ValueError, match="outside"):
+        band.add(astronaut[:300])
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_stream_is_the_whole_frame_retouch_for_one_condition(astronaut, exact) -> None:
+    """With the condition fixed, the bands get exactly the pixels the whole frame gets:
+    per distinct colour, through the LUT, and per pixel for noise."""
+    image = enlarged(astronaut, 1100, 700)
+    noise = np.random.default_rng(0).integers(0, 256, (300, 500, 3), np.uint8)
+    for pixels in (image, noise):
+        retoucher = Retoucher(exact=exact)
+        retoucher.share_condition([pixels])
+        expected = retoucher(pixels)
+        got = np.concatenate([b.copy() for b in retoucher.stream(lambda p=pixels: bands_of(p.copy(), 128), *pixels.shape[:2])])
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_stream_gives_the_whole_frame_look(astronaut) -> None:
+    """Its own condition, from the banded thumbnail: the look of the whole-frame path."""
+    image = enlarged(astronaut, 2000, 1400)
+    retoucher = Retoucher()
+    expected = retoucher(image)
+    got = np.concatenate([b.copy() for b in retoucher.stream(lambda: bands_of(image.copy(), 256), 1400, 2000)])
+    diff = np.abs(got.astype(np.int16) - expected)
+    assert diff.max() <= 1 and diff.mean() < 0.01
+
+
+# --- encode_jpeg_bands --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(1001, 777), (17, 5), (5000, 431), (640, 256)])
+def test_jpeg_from_bands_decodes_to_the_whole_frame_encode(astronaut, tmp_path, width, height) -> None:
+    """Bands joined by restart markers: the pixels a whole-frame encode gives, to the bit."""
+    pixels = enlarged(astronaut, width, height)
+    rows = jpeg_band_rows(width)
+    encode_jpeg_bands(bands_of(pixels.copy(), rows), tmp_path / "b.jpg", width, height, quality=90)
+    encode(Image(pixels, None, "jpeg", False, None, None, None), tmp_path / "w.jpg", quality=90)
+    banded, whole = (np.asarray(PIL.Image.open(tmp_path / n).convert("RGB")) for n in ("b.jpg", "w.jpg"))
+    np.testing.assert_array_equal(banded, whole)
+    np.testing.assert_array_equal(decode(tmp_path / "b.jpg").pixels, whole)  # OpenCV too
+    size, whole_size = ((tmp_path / n).stat().st_size for n in ("b.jpg", "w.jpg"))
+    assert abs(size - whole_size) <= whole_size // 500 + 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jpg", "w.jpg"]  # no temporary file left
+
+
+def test_jpeg_from_bands_keeps_metadata(astronaut, tmp_path) -> None:
+    icc = srgb_profile()
+    path = tmp_path / "b.jpg"
+    encode_jpeg_bands(
+        bands_of(astronaut.copy(), 256), path, 512, 512,
+        icc_profile=icc, exif=camera_exif(), xmp=XMP, software="csrtouch x", description="style=expertC",
+    )
+    back = decode(path)
+    assert back.icc_profile == icc and back.xmp == XMP
+    exif = load_exif(back.exif)
+    assert exif[0x010F] == "Canon" and exif[0x0131] == "csrtouch x" and exif[0x010E] == "style=expertC"
+    assert exif.get_ifd(0x8769)[0x8827] == 400
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [((256, 511, 3), "does not fit a 512x512 JPEG"), ((300, 512, 3), "does not fit"), ((128, 512, 3), "128 rows were given")],
+)
+def test_jpeg_from_bands_refuses_bands_that_do_not_fit(tmp_path, shape, message) -> None:
+    path = tmp_path / "b.jpg"
+    with pytest.raises(EncodeError, match=message) as caught:
+        encode_jpeg_bands(iter([np.zeros(shape, np.uint8)]), path, 512, 512)
+    assert str(caught.value.path) == str(path)
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+# --- io.stream ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [{"subsampling": 0}, {"subsampling": 1}, {"subsampling": 2}, {"restart_marker_rows": 1}])
+def test_streamed_pixels_are_the_decoded_pixels(astronaut, tmp_path, streamed, options) -> None:
+    """libvips' rows are OpenCV's (and so Pillow's) pixels, whatever the chroma sampling."""
+    path = save_jpeg(tmp_path / "a.jpg", enlarged(astronaut, 1500, 1000), **options)
+    source = stream.open_jpeg(path)
+    assert source is not None and (source.width, source.height) == (1500, 1000)
+    got = np.concatenate([b.copy() for b in source.bands()])
+    np.testing.assert_array_equal(got, decode(path).pixels)
+
+
+def test_plain_jpegs_stream_with_their_metadata(astronaut, tmp_path, streamed) -> None:
+    icc = srgb_profile()
+    path = save_jpeg(tmp_path / "a.jpg", astronaut, exif=camera_exif(), icc_profile=icc, xmp=XMP)
+    source = stream.open_jpeg(path)
+    assert source is not None
+    assert source.icc_profile == icc and source.xmp == XMP and load_exif(source.exif)[0x010F] == "Canon"
+
+
+def test_only_plain_jpegs_stream(astronaut, tmp_path, monkeypatch) -> None:
+    plain = save_jpeg(tmp_path / "plain.jpg", astronaut)
+    assert stream.open_jpeg(plain) is None  # under STREAM_PIXELS
+    monkeypatch.setattr(stream, "STREAM_PIXELS", 1)
+    assert stream.open_jpeg(plain) is not None
+    p3 = colour.rgb_profile("Display P3", ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), colour.SRGB_CURVE)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(plain.read_bytes()[:-5000])
+    others = [
+        save_jpeg(tmp_path / "progressive.jpg", astronaut, progressive=True),
+        save_jpeg(tmp_path / "turned.jpg", astronaut, exif=camera_exif(6)),
+        save_jpeg(tmp_path / "p3.jpg", astronaut, icc_profile=p3),
+        save_jpeg(tmp_path / "gray.jpg", astronaut[..., 0]),
+        truncated,
+        tmp_path / "missing.jpg",
+    ]
+    PIL.Image.fromarray(astronaut).save(tmp_path / "png.jpg", "PNG")
+    others.append(tmp_path / "png.jpg")
+    for path in others:
+        assert stream.open_jpeg(path) is None, path.name
+
+
+# --- the batch ----------------------------------------------------------------------------
+
+
+def test_retouch_file_streams_a_large_jpeg(astronaut, tmp_path, streamed, monkeypatch) -> None:
+    pixels = enlarged(astronaut, 1800, 1200)
+    path = save_jpeg(tmp_path / "a.jpg", pixels, exif=camera_exif(), xmp=XMP)
+    retoucher = Retoucher()
+    called = []
+    monkeypatch.setattr(stream.JpegSource, "bands", _spy(stream.JpegSource.bands, called))
+    warnings = retouch_file(Job(path, tmp_path / "out" / "a.jpg"), retoucher, quality=95)
+    assert warnings == [] and len(called) == 2  # read twice, never decoded whole
+    back = decode(tmp_path / "out" / "a.jpg")
+    exif = load_exif(back.exif)
+    assert exif[0x010F] == "Canon" and exif[0x0131].startswith("csrtouch") and back.xmp == XMP
+    # The whole-frame path's output, to JPEG's rounding.
+    image = decode(path)
+    image.pixels = retoucher(image.pixels)
+    whole = decode_bytes(encode_whole(image))
+    diff = np.abs(back.pixels.astype(np.int16) - whole.pixels)
+    assert diff.max() <= 4 and diff.mean() < 0.05
+
+
+def test_a_file_that_fails_halfway_leaves_nothing(astronaut, tmp_path, streamed, monkeypatch) -> None:
+    path = save_jpeg(tmp_path / "a.jpg", enlarged(astronaut, 1500, 1000))
+    original = stream.JpegSource.bands
+    calls = []
+
+    def failing(self):
+        calls.append(1)
+        for i, band in enumerate(original(self)):
+            if len(calls) == 2 and i == 2:
+                raise DecodeError("cannot decode image: damaged", self.path)
+            yield band
+
+    monkeypatch.setattr(stream.JpegSource, "bands", failing)
+    out = tmp_path / "out"
+    with pytest.raises(DecodeError, match="damaged"):
+        retouch_file(Job(path, out / "a.jpg"), Retoucher())
+    assert list(out.iterdir()) == []
+
+
+def test_other_outputs_are_not_streamed(astronaut, tmp_path, streamed, monkeypatch) -> None:
+    path = save_jpeg(tmp_path / "a.jpg", astronaut)
+    monkeypatch.setattr(stream.JpegSource, "bands", lambda self: pytest.fail("streamed"))
+    retouch_file(Job(path, tmp_path / "a.png"), Retoucher())
+    retouch_file(Job(path, tmp_path / "c.tif"), Retoucher(), bit_depth=16)
+    assert decode(tmp_path / "a.png").pixels.shape == (512, 512, 3)
+
+
+def _spy(method, calls):
+    def wrapper(self):
+        calls.append(1)
+        return method(self)
+
+    return wrapper
+
+
+def encode_whole(image: Image) -> bytes:
+    from csrtouch.io import encode_bytes
+
+    return encode_bytes(image, format="jpeg", quality=95)
