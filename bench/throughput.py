@@ -13,8 +13,9 @@ Prints, all measured in this run on this machine:
 - the paper's full-resolution forward pass (original architecture; the released
   checkpoint when ../shared is present, else random weights of the same shape: the cost
   is the same) on one 12 MP image: seconds and peak RSS; and the ratio csrtouch/paper;
-- peak RSS of `csrtouch apply` on one JPEG of 12, 24 and 50 MP (8660x5773), to JPEG and to
-  16-bit TIFF, with its slope in MB per MP (what grows with the photo);
+- peak RSS of `csrtouch apply` on one JPEG of 12, 24, 50 (8660x5773) and 100 MP, to JPEG
+  (streamed from 16 MP, ``csrtouch.io.stream``) and to 16-bit TIFF, with its slope in MB
+  per MP (what grows with the photo), and the 50 MP JPEG through the whole-frame path;
 - TIFF compressors on one 16-bit 12 MP frame: seconds and MB (why csrtouch.io.tiff uses
   ISA-L Deflate);
 - `csrtouch --help` and `csrtouch list-styles` wall time (median of 5).
@@ -159,20 +160,34 @@ def tiff_compressors(path: Path) -> None:
 
 
 def rss_slope(tmp: Path, apply: list[str]) -> None:
-    """Peak RSS of one JPEG at 12, 24 and 50 MP, to JPEG and to 16-bit TIFF, and its
-    growth per megapixel."""
-    sizes = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773)}
+    """Peak RSS of one JPEG at 12, 24, 50 and 100 MP, to JPEG (streamed from 16 MP) and to
+    16-bit TIFF (decoded whole), and its growth per megapixel; and, in the same run, the
+    whole-frame path on the 50 MP JPEG, which streaming replaces."""
+    sizes = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773), 100: (12240, 8160)}
     for mp, (w, h) in sizes.items():
         (tmp / f"rss{mp}").mkdir()
         cv2.imwrite(str(tmp / f"rss{mp}" / "a.jpg"), make_photo(w, h, 2), [cv2.IMWRITE_JPEG_QUALITY, 92])
     for label, extra in (("JPEG", []), ("16-bit TIFF", ["--format", "tiff", "--bit-depth", "16"])):
-        rss, seconds = {}, 0.0
+        rss, seconds = {}, {}
         for mp in sizes:
             cmd = [*apply, *extra, str(tmp / f"rss{mp}"), str(tmp / f"rss{mp}-out-{len(extra)}")]
-            seconds, rss[mp] = peak_rss_of(cmd)
-        slope = (rss[50] - rss[12]) * 1024 / (50 - 12)
-        print(f"peak RSS, one JPEG to {label}: " + ", ".join(f"{mp} MP {gb:.2f} GB" for mp, gb in rss.items())
-              + f"; slope {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP); 50 MP took {seconds:.1f} s")
+            seconds[mp], rss[mp] = peak_rss_of(cmd)
+        slope = (rss[100] - rss[24]) * 1024 / (100 - 24)
+        print(f"peak RSS, one JPEG to {label}: " + ", ".join(f"{mp} MP {gb:.2f} GB ({seconds[mp]:.1f} s)" for mp, gb in rss.items())
+              + f"; slope 24->100 MP {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP)")
+    seconds, gb = peak_rss_of([sys.executable, __file__, "--whole-frame", str(tmp / "rss50" / "a.jpg")])
+    print(f"peak RSS, the 50 MP JPEG decoded whole (the path before streaming, in one process): {gb:.2f} GB ({seconds:.1f} s)")
+
+
+def whole_frame(path: Path) -> None:
+    """Child process: a JPEG through decode, the retoucher and encode, held whole."""
+    from csrtouch.engine import Retoucher
+    from csrtouch.io import decode, encode
+
+    retoucher = Retoucher()
+    image = decode(path)
+    image.pixels = retoucher(image.pixels, out=image.pixels)
+    encode(image, path.with_name("whole.jpg"))
 
 
 def paper_forward(path: Path, device: str) -> None:
@@ -199,12 +214,15 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each whole command; the median is printed")
     parser.add_argument("--skip-paper", action="store_true")
-    parser.add_argument("--skip-50mp", action="store_true")
+    parser.add_argument("--skip-50mp", action="store_true", help="skip the peak RSS at 12 to 100 MP")
     parser.add_argument("--device", default="cpu", help="for csrtouch and the paper's pass alike: cpu, cuda, mps")
     parser.add_argument("--paper-forward", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--whole-frame", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.paper_forward:
         return paper_forward(args.paper_forward, args.device)
+    if args.whole_frame:
+        return whole_frame(args.whole_frame)
 
     # The installed console script, as users run it (not the source tree on the CWD).
     script = Path(sys.executable).with_name("csrtouch")

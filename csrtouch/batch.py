@@ -268,13 +268,25 @@ def retouch_bytes(
     return out, list(image.warnings)
 
 
-def readable_pixels(paths: Iterable[Path]) -> Iterator[np.ndarray]:
-    """Decoded pixels of each path that decodes; the batch itself reports the others."""
+def readable_thumbnails(paths: Iterable[Path]) -> Iterator[np.ndarray]:
+    """The condition thumbnail of each path that decodes, for ``Retoucher.share_condition``;
+    the batch itself reports the others. A large plain JPEG is read in bands, as
+    ``retouch_file`` reads it, so it gets the thumbnail the retouch would and is never held
+    whole."""
+    from csrtouch.engine.thumbnail import BandThumbnail, thumbnail
     from csrtouch.io import decode
+    from csrtouch.io.stream import open_jpeg
 
     for path in paths:
         try:
-            yield decode(path).pixels
+            source = open_jpeg(Path(path))
+            if source is None:
+                yield thumbnail(decode(path).pixels)
+                continue
+            thumb = BandThumbnail(source.height, source.width)
+            for band in source.bands():
+                thumb.add(band)
+            yield thumb.result()
         except CsrtouchError:
             continue
 

@@ -264,3 +264,23 @@ def encode_whole(image: Image) -> bytes:
     from csrtouch.io import encode_bytes
 
     return encode_bytes(image, format="jpeg", quality=95)
+
+
+def test_consistent_batches_take_the_streamed_thumbnail(astronaut, tmp_path, streamed) -> None:
+    """``--consistent`` reads a large JPEG's thumbnail as its retouch does, in bands."""
+    from csrtouch.batch import readable_thumbnails
+
+    big = save_jpeg(tmp_path / "big.jpg", enlarged(astronaut, 1500, 1000))
+    png = tmp_path / "small.png"
+    PIL.Image.fromarray(astronaut).save(png)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+    thumbs = list(readable_thumbnails([big, broken, png]))
+    assert len(thumbs) == 2  # the broken file is left to the batch to report
+    band = BandThumbnail(1000, 1500)
+    for part in stream.open_jpeg(big).bands():
+        band.add(part)
+    np.testing.assert_array_equal(thumbs[0], band.result())
+    np.testing.assert_array_equal(thumbs[1], thumbnail(astronaut))
+    # A thumbnail is its own thumbnail, so sharing these is sharing the images' conditions.
+    np.testing.assert_array_equal(thumbnail(thumbs[0]), thumbs[0])

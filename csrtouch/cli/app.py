@@ -152,9 +152,9 @@ def apply(
         err = _stderr()
         show_progress = not quiet and err.is_terminal
         if consistent:
-            from csrtouch.batch import readable_pixels
+            from csrtouch.batch import readable_thumbnails
 
-            shared = retoucher.share_condition(readable_pixels(j.input for j in jobs))
+            shared = retoucher.share_condition(readable_thumbnails(j.input for j in jobs))
             if not quiet:
                 err.print(_esc(f"one look for the batch: condition shared across {shared} images"))
 

@@ -217,7 +217,9 @@ class Retoucher:
 
     def share_condition(self, images: Iterable[np.ndarray]) -> int:
         """Give every later image one look: the mean condition of ``images`` (a burst, a
-        shoot), so the same scene does not flicker from frame to frame. Returns the count."""
+        shoot), so the same scene does not flicker from frame to frame. Returns the count.
+
+        ``images`` may be their ``thumbnail``s, which are their own thumbnails."""
         sums = [np.zeros(COND_NF, np.float32) for _ in self.branches]
         count = 0
         for image in images:

@@ -3,7 +3,8 @@ bit; pixels in sRGB, colour profile, EXIF and XMP kept. No model code.
 
 Where each decision is explained: the default output of RAW and HEIF inputs in
 :mod:`~csrtouch.io.formats`; how a RAW is rendered in :mod:`~csrtouch.io.raw`; colour
-management in :mod:`~csrtouch.io.colour`.
+management in :mod:`~csrtouch.io.colour`; large JPEGs read and written a band at a time in
+:mod:`~csrtouch.io.stream`.
 """
 
 from csrtouch.io.atomic import write_atomic

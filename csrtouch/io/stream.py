@@ -31,9 +31,9 @@ from csrtouch.io.encode import jpeg_band_rows
 from csrtouch.io.image import Image
 from csrtouch.io.stderr import quiet_stderr
 
-#: Photos of at least this many pixels are streamed. Streaming decodes a photo twice, about
-#: a tenth slower than decoding it once into memory; below this the frame costs less than
-#: 60 MB, so memory is flat at what a 16 MP photo needs whatever the size.
+#: Photos of at least this many pixels are streamed. Reading a photo twice costs 10 to 25%
+#: more time than decoding it once into memory (README, "Speed"); a smaller photo's frame
+#: is under 48 MB, and a batch's peak memory stays about what a 16 MP photo needs.
 STREAM_PIXELS = 16_000_000
 #: Rows asked of libvips at a time: one row of a 4:2:0 JPEG's MCUs.
 _FETCH_ROWS = 16
