@@ -218,6 +218,8 @@ def retouch_file(
 ) -> list[str]:
     """Decode ``job.input``, retouch it, and write ``job.output`` atomically with its metadata.
 
+    A large plain JPEG written as a JPEG is never held whole (:mod:`csrtouch.io.stream`).
+
     Returns:
         Warnings about the input that did not stop it.
     """

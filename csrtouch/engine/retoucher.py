@@ -279,6 +279,7 @@ class Retoucher:
         ``exact``, through the LUT baked from ``fn``. An image with more colours than half
         its pixels goes per pixel.
         """
+
         def values(rgb: np.ndarray) -> np.ndarray:
             if self.exact or len(rgb) <= LUT_SIZE**3:
                 return apply_tiled(rgb[:, None], fn, self.chunk_pixels)[:, 0]

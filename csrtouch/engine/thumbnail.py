@@ -38,10 +38,10 @@ class BandThumbnail:
 
     Area averaging in two passes: OpenCV's INTER_AREA along each band's rows in float, then
     each input row's share of the one or two output rows its height overlaps. The result
-    is ``thumbnail``'s to within one level of the input's dtype (on a few pixels in a
-    million: OpenCV sums in another order), which moves the condition by nothing a
-    retouched photo shows (tested). ``thumbnail`` stays OpenCV's single call, twice as
-    fast on a frame that is in memory anyway.
+    is ``thumbnail``'s to within one level of the input's dtype (OpenCV sums in another
+    order: a few 8-bit pixels in a million differ, 16-bit ones in a thousand), which moves
+    the condition by nothing a retouched photo shows (tested). ``thumbnail`` stays OpenCV's
+    single call, twice as fast on a frame that is in memory anyway.
     """
 
     def __init__(self, height: int, width: int, size: int = THUMB_SIZE) -> None:

@@ -66,18 +66,19 @@ class JpegSource:
         try:
             with quiet_stderr():  # libjpeg's warnings about damaged data, as for OpenCV
                 image = pyvips.Image.new_from_file(str(self.path), access="sequential")
-                if (image.width, image.height, image.bands, image.format) != (self.width, self.height, 3, "uchar"):
-                    raise DecodeError("the file changed while it was being read", self.path)
-                for top in range(0, self.height, band_rows):
-                    band = buffer[: min(band_rows, self.height - top)]
-                    # A few rows at a time, each through a region of its own: libvips then
-                    # holds about 25 MB at 24 MP (measured); one region asked for whole
-                    # bands held 100 MB at 50 MP.
-                    for row in range(0, len(band), _FETCH_ROWS):
-                        rows = band[row : row + _FETCH_ROWS]
+            if (image.width, image.height, image.bands, image.format) != (self.width, self.height, 3, "uchar"):
+                raise DecodeError("the file changed while it was being read", self.path)
+            for top in range(0, self.height, band_rows):
+                band = buffer[: min(band_rows, self.height - top)]
+                # A few rows at a time, each through a region of its own: libvips then holds
+                # about 25 MB at 24 MP (measured); one region asked for whole bands held
+                # 100 MB at 50 MP.
+                for row in range(0, len(band), _FETCH_ROWS):
+                    rows = band[row : row + _FETCH_ROWS]
+                    with quiet_stderr():
                         fetched = pyvips.Region.new(image).fetch(0, top + row, self.width, len(rows))
-                        rows.reshape(-1)[:] = np.frombuffer(fetched, np.uint8)
-                    yield band
+                    rows.reshape(-1)[:] = np.frombuffer(fetched, np.uint8)
+                yield band
         except pyvips.Error as e:
             message = str(e).strip().splitlines()[0] if str(e).strip() else "libvips failed"
             raise DecodeError(f"cannot decode image: {message}", self.path) from e
