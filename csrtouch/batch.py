@@ -218,7 +218,7 @@ def retouch_file(
 ) -> list[str]:
     """Decode ``job.input``, retouch it, and write ``job.output`` atomically with its metadata.
 
-    A large plain JPEG written as a JPEG is never held whole (:mod:`csrtouch.io.stream`).
+    A large plain JPEG written as a JPEG or TIFF is never held whole (:mod:`csrtouch.io.stream`).
 
     Returns:
         Warnings about the input that did not stop it.
@@ -227,17 +227,20 @@ def retouch_file(
     from csrtouch.io.formats import check_format, format_of_suffix
 
     named = format_of_suffix(job.output)
-    if named == "jpeg" and (format is None or check_format(format) == named) and bit_depth in (None, 8):
-        from csrtouch.io.encode import encode_jpeg_bands
+    depth = bit_depth or 8
+    if named in ("jpeg", "tiff") and (format is None or check_format(format) == named) and (named, depth) != ("jpeg", 16):
+        from csrtouch.io.encode import encode_bands
         from csrtouch.io.stream import open_jpeg
 
         source = open_jpeg(job.input)
         if source is not None:
             # A large photo, a band at a time: memory stays flat in its size.
-            bands = retoucher.stream(source.bands, source.height, source.width)
-            metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
             size = {"width": source.width, "height": source.height}
-            encode_jpeg_bands(bands, job.output, **size, quality=quality, **metadata, **provenance(retoucher))
+            bands = retoucher.stream(source.bands, **size, dtype=np.uint16 if depth == 16 else np.uint8)
+            metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
+            encode_bands(
+                bands, job.output, **size, format=named, bit_depth=depth, quality=quality, **metadata, **provenance(retoucher)
+            )
             return []
     image = _retouch(decode(job.input), retoucher, bit_depth)
     encode(image, job.output, format=format, quality=quality, bit_depth=bit_depth, **provenance(retoucher))

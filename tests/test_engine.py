@@ -84,20 +84,20 @@ def test_tiled_equals_untiled(net, dtype, shape, chunk):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_by_colour_equals_per_pixel(net, coffee, dtype):
-    from csrtouch.engine.tiles import apply_by_colour
+    from csrtouch.engine.tiles import map_colours
 
     fn = _fn(net)
     per_pixel = apply_tiled(coffee, fn, dtype=dtype)
-    by_colour = apply_by_colour(coffee, fn, chunk_pixels=5000, dtype=dtype)
+    by_colour = map_colours(coffee, lambda rgb: apply_tiled(rgb[:, None], fn, 5000, dtype)[:, 0], dtype)
     assert by_colour.dtype == dtype and by_colour.shape == coffee.shape
     assert np.abs(by_colour.astype(np.int64) - per_pixel).max() <= 1  # as for tiles
 
 
-def test_by_colour_declines_noise(net):
-    from csrtouch.engine.tiles import apply_by_colour
+def test_by_colour_declines_noise():
+    from csrtouch.engine.tiles import map_colours
 
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    assert apply_by_colour(noise, _fn(net)) is None
+    assert map_colours(noise, lambda rgb: pytest.fail("values of noise")) is None
 
 
 @pytest.mark.parametrize("rows", [1, 7, 256])

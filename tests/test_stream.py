@@ -1,5 +1,5 @@
 """Large plain JPEGs retouched a band of rows at a time (io.stream, Retoucher.stream,
-encode_jpeg_bands): the same pixels and metadata as the whole-frame path, and nothing left
+encode_bands): the same pixels and metadata as the whole-frame path, and nothing left
 behind when a file fails halfway."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from csrtouch.engine import Retoucher, thumbnail
 from csrtouch.engine.thumbnail import BandThumbnail
 from csrtouch.errors import DecodeError, EncodeError
 from csrtouch.io import Image, colour, decode, decode_bytes, encode, stream
-from csrtouch.io.encode import encode_jpeg_bands, jpeg_band_rows
+from csrtouch.io.encode import band_rows, encode_bands
 from csrtouch.io.metadata import load_exif
 
 pytest.importorskip("pyvips", reason="streaming needs pyvips (a dependency)")
@@ -116,15 +116,15 @@ def test_stream_gives_the_whole_frame_look(astronaut) -> None:
     assert diff.max() <= 1 and diff.mean() < 0.01
 
 
-# --- encode_jpeg_bands --------------------------------------------------------------------
+# --- encode_bands -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("width", "height"), [(1001, 777), (17, 5), (5000, 431), (640, 256)])
 def test_jpeg_from_bands_decodes_to_the_whole_frame_encode(astronaut, tmp_path, width, height) -> None:
     """Bands joined by restart markers: the pixels a whole-frame encode gives, to the bit."""
     pixels = enlarged(astronaut, width, height)
-    rows = jpeg_band_rows(width)
-    encode_jpeg_bands(bands_of(pixels.copy(), rows), tmp_path / "b.jpg", width, height, quality=90)
+    rows = band_rows(width)
+    encode_bands(bands_of(pixels.copy(), rows), tmp_path / "b.jpg", width, height, format="jpeg", quality=90)
     encode(Image(pixels, None, "jpeg", False, None, None, None), tmp_path / "w.jpg", quality=90)
     banded, whole = (np.asarray(PIL.Image.open(tmp_path / n).convert("RGB")) for n in ("b.jpg", "w.jpg"))
     np.testing.assert_array_equal(banded, whole)
@@ -137,8 +137,8 @@ def test_jpeg_from_bands_decodes_to_the_whole_frame_encode(astronaut, tmp_path, 
 def test_jpeg_from_bands_keeps_metadata(astronaut, tmp_path) -> None:
     icc = srgb_profile()
     path = tmp_path / "b.jpg"
-    encode_jpeg_bands(
-        bands_of(astronaut.copy(), 256), path, 512, 512,
+    encode_bands(
+        bands_of(astronaut.copy(), 256), path, 512, 512, format="jpeg",
         icc_profile=icc, exif=camera_exif(), xmp=XMP, software="csrtouch x", description="style=expertC",
     )
     back = decode(path)
@@ -155,9 +155,25 @@ def test_jpeg_from_bands_keeps_metadata(astronaut, tmp_path) -> None:
 def test_jpeg_from_bands_refuses_bands_that_do_not_fit(tmp_path, shape, message) -> None:
     path = tmp_path / "b.jpg"
     with pytest.raises(EncodeError, match=message) as caught:
-        encode_jpeg_bands(iter([np.zeros(shape, np.uint8)]), path, 512, 512)
+        encode_bands(iter([np.zeros(shape, np.uint8)]), path, 512, 512, format="jpeg")
     assert str(caught.value.path) == str(path)
     assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_tiff_from_bands_is_the_whole_frame_tiff(astronaut, tmp_path, depth) -> None:
+    """Strips cut across bands of another height: byte for byte the file of the whole frame."""
+    pixels = enlarged(astronaut, 1301, 700)
+    if depth == 16:
+        pixels = pixels.astype(np.uint16) * 257 + 100
+    meta = {"icc_profile": srgb_profile(), "exif": camera_exif(), "xmp": XMP, "software": "csrtouch x"}
+    encode_bands(bands_of(pixels.copy(), band_rows(1301)), tmp_path / "b.tif", 1301, 700, format="tiff", bit_depth=depth, **meta)
+    image = Image(pixels, None, "jpeg", False, meta["icc_profile"], meta["exif"], XMP)
+    encode(image, tmp_path / "w.tif", bit_depth=depth, software="csrtouch x")
+    assert (tmp_path / "b.tif").read_bytes() == (tmp_path / "w.tif").read_bytes()
+    with pytest.raises(EncodeError, match="uint8"):
+        encode_bands(bands_of(pixels.astype(np.uint8), band_rows(1301)), tmp_path / "c.tif", 1301, 700, format="tiff", bit_depth=16)
+    assert not (tmp_path / "c.tif").exists()
 
 
 # --- io.stream ----------------------------------------------------------------------------
@@ -244,11 +260,28 @@ def test_a_file_that_fails_halfway_leaves_nothing(astronaut, tmp_path, streamed,
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+def test_retouch_file_streams_to_tiff(astronaut, tmp_path, streamed, monkeypatch, depth) -> None:
+    pixels = enlarged(astronaut, 1600, 1000)
+    path = save_jpeg(tmp_path / "a.jpg", pixels, exif=camera_exif())
+    retoucher = Retoucher()
+    called = []
+    monkeypatch.setattr(stream.JpegSource, "bands", _spy(stream.JpegSource.bands, called))
+    retouch_file(Job(path, tmp_path / "a.tif"), retoucher, bit_depth=depth)
+    assert len(called) == 2
+    back = decode(tmp_path / "a.tif")
+    assert back.bit_depth == depth and load_exif(back.exif)[0x010F] == "Canon"
+    expected = retoucher(decode(path).pixels, np.uint16 if depth == 16 else np.uint8)
+    diff = np.abs(back.pixels.astype(np.int32) - expected)
+    level = 257 if depth == 16 else 1
+    assert diff.max() <= level and diff.mean() < 0.01 * level  # the banded thumbnail's condition
+
+
 def test_other_outputs_are_not_streamed(astronaut, tmp_path, streamed, monkeypatch) -> None:
     path = save_jpeg(tmp_path / "a.jpg", astronaut)
     monkeypatch.setattr(stream.JpegSource, "bands", lambda self: pytest.fail("streamed"))
     retouch_file(Job(path, tmp_path / "a.png"), Retoucher())
-    retouch_file(Job(path, tmp_path / "c.tif"), Retoucher(), bit_depth=16)
+    retouch_file(Job(path, tmp_path / "b.webp"), Retoucher())
     assert decode(tmp_path / "a.png").pixels.shape == (512, 512, 3)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake, interpolator
 from csrtouch.engine.network import COND_NF, Network
 from csrtouch.engine.thumbnail import BandThumbnail, thumbnail
-from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_by_colour, apply_tiled
+from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_tiled
 from csrtouch.errors import UsageError
 from csrtouch.styles import Style, load_shared_network, load_style
 from csrtouch.styles.registry import shared_network_info
@@ -239,56 +239,65 @@ class Retoucher:
         it may be ``image`` itself, which saves a frame of memory.
         """
         dtype = np.dtype(dtype or image.dtype)
-        if image.dtype == np.uint8 and dtype == np.uint8:
-            colours = ColourMap(image.shape[1])
-            for band in _bands(image):
-                colours.see(band)
-            per_band = self._by_colour(self.color_function(image), colours)
-            out = np.empty_like(image) if out is None else out
-            for band, dest in zip(_bands(image), _bands(out)):
-                per_band(band, dest)
-            return out
-        fn = self.color_function(image)
-        if image.dtype == np.uint8:
-            result = apply_by_colour(image, fn, self.chunk_pixels, dtype, out=out)
-            if result is not None:
-                return result
-        return apply_tiled(image, fn, self.chunk_pixels, dtype, out=out)
+        if image.dtype != np.uint8 or dtype not in (np.uint8, np.uint16):
+            return apply_tiled(image, self.color_function(image), self.chunk_pixels, dtype, out=out)
+        colours = ColourMap(image.shape[1])
+        for band in _bands(image):
+            colours.see(band)
+        per_band = self._by_colour(self.color_function(image), colours, dtype)
+        out = np.empty(image.shape, dtype) if out is None else out
+        for band, dest in zip(_bands(image), _bands(out)):
+            per_band(band, dest)
+        return out
 
-    def stream(self, read: Callable[[], Iterable[np.ndarray]], height: int, width: int) -> Iterator[np.ndarray]:
+    def stream(
+        self, read: Callable[[], Iterable[np.ndarray]], height: int, width: int, dtype: np.dtype | type = np.uint8
+    ) -> Iterator[np.ndarray]:
         """Retouch a uint8 image read as bands of rows, never held whole; as ``__call__``.
 
         ``read()`` must give the image's ``(rows, width, 3)`` bands, top to bottom, each
-        time it is called; it is called twice. The bands bound the working memory: about
-        20 bytes a pixel of one band. The first reading gives the thumbnail and the
-        distinct colours; the second is retouched a band at a time, in place, and yielded.
+        time it is called; it is called twice. The first reading gives the thumbnail and the
+        distinct colours; the second is retouched a band at a time and yielded: in place for
+        8-bit output, else into one ``dtype`` (uint16) buffer that the next band overwrites.
+        The bands bound the working memory: about 20 bytes a pixel of one band.
         """
+        dtype = np.dtype(dtype)
         thumb, colours = BandThumbnail(height, width), ColourMap(width)
         for band in read():
             thumb.add(band)
             colours.see(band)
-        per_band = self._by_colour(self.color_function(thumb=thumb.result()), colours)
+        per_band = self._by_colour(self.color_function(thumb=thumb.result()), colours, dtype)
+        buffer = None
         for band in read():
-            yield per_band(band, band)
+            if dtype == np.uint8:
+                yield per_band(band, band)
+                continue
+            if buffer is None or len(buffer) < len(band):
+                buffer = np.empty((len(band), width, 3), dtype)
+            yield per_band(band, buffer[: len(band)])
 
-    def _by_colour(self, fn: PixelFunction, colours: ColourMap) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """How each band of a uint8 image that ``colours`` has seen becomes 8-bit output.
+    def _by_colour(
+        self, fn: PixelFunction, colours: ColourMap, dtype: np.dtype
+    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """How each band of a uint8 image that ``colours`` has seen becomes ``dtype``
+        (uint8 or uint16) output.
 
         Once per distinct colour: exactly (the network at each of a photo's colours costs no
-        more than at each of the LUT's points), or, past that many colours and without
-        ``exact``, through the LUT baked from ``fn``. An image with more colours than half
-        its pixels goes per pixel.
+        more than at each of the LUT's points), or, for 8-bit output past that many colours
+        and without ``exact``, through the LUT baked from ``fn``. An image with more colours
+        than half its pixels goes per pixel.
         """
+        exact = self.exact or dtype != np.uint8
 
         def values(rgb: np.ndarray) -> np.ndarray:
-            if self.exact or len(rgb) <= LUT_SIZE**3:
-                return apply_tiled(rgb[:, None], fn, self.chunk_pixels)[:, 0]
+            if exact or len(rgb) <= LUT_SIZE**3:
+                return apply_tiled(rgb[:, None], fn, self.chunk_pixels, dtype)[:, 0]
             return interpolator(bake(fn))(rgb[:, None])[:, 0]
 
-        if colours.build(values):
+        if colours.build(values, dtype):
             return colours.apply
-        if self.exact:
-            return lambda band, out: apply_tiled(band, fn, self.chunk_pixels, out=out)
+        if exact:
+            return lambda band, out: apply_tiled(band, fn, self.chunk_pixels, dtype, out=out)
         lut = bake(fn)
         return lambda band, out: apply_lut(band, lut, out=out)
 

@@ -3,8 +3,8 @@
 The colour function is per pixel, so chunks need no overlap and tiled output equals
 untiled output exactly; memory is bounded by the chunk, not the image. An 8-bit image can
 hold at most 2^24 colours and a photo holds far fewer than it has pixels, so there the
-function is evaluated once per distinct colour instead (``apply_by_colour``): the same
-values, at a fraction of the cost.
+function is evaluated once per distinct colour instead (``map_colours``, ``ColourMap``): the
+same values, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -74,21 +74,6 @@ def apply_tiled(
             np.rint(y, out=y)
         out[r0 : r0 + rows] = y.reshape(-1, w, 3)
     return out
-
-
-def apply_by_colour(
-    image: np.ndarray,
-    fn: PixelFunction,
-    chunk_pixels: int = CHUNK_PIXELS,
-    dtype: np.dtype | None = None,
-    out: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """``apply_tiled`` for a uint8 image, evaluating ``fn`` once per distinct colour.
-
-    ``None`` when the image has more distinct colours than half its pixels (noise, tiny
-    images), where per pixel is cheaper; ``out`` as for ``map_colours``.
-    """
-    return map_colours(image, lambda rgb: apply_tiled(rgb[:, None], fn, chunk_pixels, dtype)[:, 0], dtype, out)
 
 
 def map_colours(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -24,7 +24,7 @@ from csrtouch.io.formats import (
 )
 from csrtouch.io.image import Image, swap_red_blue
 
-#: Pixels in a band of ``encode_jpeg_bands``, about; they bound its working memory.
+#: Pixels in a band of ``encode_bands``, about; they bound its working memory.
 BAND_PIXELS = 1 << 20
 
 
@@ -241,12 +241,14 @@ def _jpeg_segments(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | N
     return b"".join(segments)
 
 
-def encode_jpeg_bands(
+def encode_bands(
     bands: Iterable[np.ndarray],
     path: Path | str,
     width: int,
     height: int,
     *,
+    format: str,
+    bit_depth: int = 8,
     quality: int = 95,
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
@@ -254,66 +256,90 @@ def encode_jpeg_bands(
     software: str | None = None,
     description: str | None = None,
 ) -> None:
-    """Write a JPEG atomically from its RGB uint8 rows, never holding the frame.
+    """Write an RGB image atomically as a JPEG or TIFF from its rows, never holding the
+    frame; arguments as for :func:`encode`, the pixels in sRGB or ``icc_profile``'s space.
 
-    ``bands`` are ``(jpeg_band_rows(width), width, 3)`` arrays, top to bottom, the last
-    one shorter if need be; they are swapped to BGR in place. Each is encoded by OpenCV as a
-    JPEG of its own, with the quality and 4:2:0 sampling :func:`encode` uses, and their
-    entropy-coded data are joined by restart markers (ITU T.81 F.1.1.5) under the first
-    one's header, its height set to the whole image's and a restart interval of one band:
-    a band starts on an MCU row, and a restart resets what the coding carries over (the
-    DC predictions), so the file decodes to the pixels a whole-frame encode would give
-    (tested), at the same size to within the markers. Arguments as for :func:`encode`.
+    ``bands`` are ``(band_rows(width), width, 3)`` arrays of uint8 (uint16 for a
+    16-bit TIFF), top to bottom, the last one shorter if need be. A TIFF is the file
+    :func:`encode` writes of the whole frame. For a JPEG, the bands are swapped to BGR in
+    place and each is encoded by OpenCV as a JPEG of its own, with the quality and 4:2:0
+    sampling :func:`encode` uses; their entropy-coded data are joined by restart markers
+    (ITU T.81 F.1.1.5) under the first one's header, its height set to the whole image's
+    and a restart interval of one band. A band starts on an MCU row, and a restart resets
+    what the coding carries over (the DC predictions), so the file decodes to the pixels a
+    whole-frame encode gives (tested), at the same size to within the markers.
 
     Raises:
+        UsageError: a format other than JPEG or TIFF, a bit depth it cannot store, or a
+            quality outside 1-100.
         EncodeError: a band is of the wrong size or the encoder fails; or as
             :func:`write_atomic`.
     """
+    fmt = check_format(format)
+    if fmt not in ("jpeg", "tiff"):
+        raise UsageError(f"images are written in bands as JPEG or TIFF, not {format}")
+    check_bit_depth(fmt, bit_depth)
     if not 1 <= quality <= 100:
         raise UsageError(f"quality (JPEG, WebP) must be between 1 and 100; got {quality}")
     stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
-    segments = _jpeg_segments(icc_profile, metadata.stamp(exif, {k: v for k, v in stamps.items() if v is not None}), xmp)
-    band_rows, mcus_per_row = jpeg_band_rows(width), -(-width // 16)
-    if mcus_per_row * band_rows // 16 > 0xFFFF:
-        raise EncodeError(f"cannot encode a {width}-pixel-wide JPEG in bands (restart interval over 65535)")
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+    exif = metadata.stamp(exif, {k: v for k, v in stamps.items() if v is not None})
+    rows_per_band, mcus_per_row = band_rows(width), -(-width // 16)
+    dtype = np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
 
-    def write(file: BinaryIO) -> None:
-        header: bytes | None = None
+    def checked() -> Iterator[np.ndarray]:
         rows = 0
         for i, band in enumerate(bands):
-            fits = band.shape[1:] == (width, 3) and band.dtype == np.uint8 and len(band) <= band_rows
-            if not fits or rows % band_rows or rows + len(band) > height:
+            fits = band.shape[1:] == (width, 3) and band.dtype == dtype and len(band) <= rows_per_band
+            if not fits or rows % rows_per_band or rows + len(band) > height:
                 raise EncodeError(
-                    f"band {i} ({band.dtype} {band.shape}) at row {rows} does not fit a {width}x{height} JPEG "
-                    f"written in bands of {band_rows} rows"
+                    f"band {i} ({band.dtype} {band.shape}) at row {rows} does not fit a {width}x{height} "
+                    f"{fmt.upper()} written in {dtype} bands of {rows_per_band} rows"
                 )
             rows += len(band)
-            ok, buffer = cv2.imencode(".jpg", swap_red_blue(band), params)
-            if not ok:
-                raise EncodeError(f"OpenCV could not encode {band.shape} {band.dtype} as JPEG")
-            data = memoryview(buffer)
-            sof, sos, scan = _jpeg_layout(data)
-            # The band's header, its height aside, must be the first band's: same tables.
-            own = bytes(data[:sof + 5]) + bytes(data[sof + 7 : scan])
-            if header is None:
-                header = own
-                head = _after_jfif(data)
-                file.write(data[:head])
-                file.write(segments)
-                file.write(data[head : sof + 5])
-                file.write(height.to_bytes(2, "big"))
-                file.write(data[sof + 7 : sos])
-                file.write(b"\xff\xdd\x00\x04" + (mcus_per_row * band_rows // 16).to_bytes(2, "big"))
-                file.write(data[sos:scan])
-            elif own != header:
-                raise EncodeError("OpenCV encoded two bands of one JPEG with different tables")
-            else:
-                file.write(bytes((0xFF, 0xD0 + (i - 1) % 8)))  # RST0..RST7 in turn
-            file.write(data[scan:-2])  # the band's scan, without its EOI
+            yield band
         if rows != height:
-            raise EncodeError(f"{rows} rows were given for a JPEG {height} rows high")
-        file.write(b"\xff\xd9")
+            raise EncodeError(f"{rows} rows were given for an image {height} rows high")
+
+    if fmt == "tiff":
+        parsed = metadata.load_exif(exif)
+        tags = {} if parsed is None else metadata.portable_tags(parsed)
+
+        def write(file: BinaryIO) -> None:
+            with metadata.quiet_pillow():
+                tiff.write_bands(file, checked(), height, width, dtype, tags=tags, icc_profile=icc_profile, xmp=xmp)
+
+    else:
+        if mcus_per_row * rows_per_band // 16 > 0xFFFF:
+            raise EncodeError(f"cannot encode a {width}-pixel-wide JPEG in bands (restart interval over 65535)")
+        segments = _jpeg_segments(icc_profile, exif, xmp)
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+
+        def write(file: BinaryIO) -> None:
+            header: bytes | None = None
+            for i, band in enumerate(checked()):
+                ok, buffer = cv2.imencode(".jpg", swap_red_blue(band), params)
+                if not ok:
+                    raise EncodeError(f"OpenCV could not encode {band.shape} {band.dtype} as JPEG")
+                data = memoryview(buffer)
+                sof, sos, scan = _jpeg_layout(data)
+                # The band's header, its height aside, must be the first band's: same tables.
+                own = bytes(data[:sof + 5]) + bytes(data[sof + 7 : scan])
+                if header is None:
+                    header = own
+                    head = _after_jfif(data)
+                    file.write(data[:head])
+                    file.write(segments)
+                    file.write(data[head : sof + 5])
+                    file.write(height.to_bytes(2, "big"))
+                    file.write(data[sof + 7 : sos])
+                    file.write(b"\xff\xdd\x00\x04" + (mcus_per_row * rows_per_band // 16).to_bytes(2, "big"))
+                    file.write(data[sos:scan])
+                elif own != header:
+                    raise EncodeError("OpenCV encoded two bands of one JPEG with different tables")
+                else:
+                    file.write(bytes((0xFF, 0xD0 + (i - 1) % 8)))  # RST0..RST7 in turn
+                file.write(data[scan:-2])  # the band's scan, without its EOI
+            file.write(b"\xff\xd9")
 
     try:
         write_atomic(path, write)
@@ -323,15 +349,15 @@ def encode_jpeg_bands(
         raise EncodeError(e.message, path) from e
 
 
-def jpeg_band_rows(width: int) -> int:
-    """Rows in each band of a JPEG ``width`` pixels wide written by ``encode_jpeg_bands``:
+def band_rows(width: int) -> int:
+    """Rows in each band of an image ``width`` pixels wide written by ``encode_bands``:
     about :data:`BAND_PIXELS`, in whole rows of 16x16-pixel MCUs, at most 256."""
     return max(16, min(256, BAND_PIXELS // max(width, 1) // 16 * 16))
 
 
 def _jpeg_layout(data: memoryview) -> tuple[int, int, int]:
     """Offsets in an OpenCV JPEG of its SOF0 and SOS segments and of its scan's data,
-    checking it is the baseline 4:2:0 frame ``encode_jpeg_bands`` splices."""
+    checking it is the baseline 4:2:0 frame ``encode_bands`` splices."""
     pos, sof = 2, -1
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]

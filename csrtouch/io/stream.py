@@ -5,13 +5,13 @@ Decoded whole, a 50 MP photo is 150 MB, and OpenCV's decoder briefly holds it tw
 OpenCV nor Pillow can hand over a JPEG's rows as it decodes them. libvips can (through
 pyvips, whose wheel bundles it): with sequential access it decodes rows in order and keeps
 only what the next request needs. The retoucher reads the photo twice (its thumbnail and
-colours, then the retouch, ``Retoucher.stream``) and ``encode_jpeg_bands`` writes it a band
-at a time.
+colours, then the retouch, ``Retoucher.stream``) and ``encode_bands`` writes it a band at
+a time.
 
 Only what needs nothing but pixels in order takes this path: a baseline colour JPEG of at
 least :data:`STREAM_PIXELS`, upright (EXIF orientation 1), in sRGB (no profile, or an sRGB
-one), written back as an 8-bit JPEG. Everything else, and every file whose data is damaged,
-is decoded whole, which reports the problem (``decode``).
+one), written back as a JPEG or a TIFF (8 or 16 bits). Everything else, and every file whose
+data is damaged, is decoded whole, which reports the problem (``decode``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import PIL.Image
 from csrtouch.errors import DecodeError
 from csrtouch.io import colour, metadata
 from csrtouch.io.decode import MAX_PIXELS, jpeg_problem, xmp_packet
-from csrtouch.io.encode import jpeg_band_rows
+from csrtouch.io.encode import band_rows
 from csrtouch.io.image import Image
 from csrtouch.io.stderr import quiet_stderr
 
@@ -51,7 +51,7 @@ class JpegSource:
     icc_profile: bytes | None
 
     def bands(self) -> Iterator[np.ndarray]:
-        """The RGB pixels as ``(jpeg_band_rows(width), width, 3)`` uint8 bands, top to
+        """The RGB pixels as ``(band_rows(width), width, 3)`` uint8 bands, top to
         bottom (the last may be shorter), each decoded into one buffer that the next
         overwrites.
 
@@ -61,15 +61,15 @@ class JpegSource:
         import pyvips
 
         pyvips.cache_set_max(0)  # libvips would keep each file's loader (and its buffers) for reuse
-        band_rows = jpeg_band_rows(self.width)
-        buffer = np.empty((band_rows, self.width, 3), np.uint8)
+        rows_per_band = band_rows(self.width)
+        buffer = np.empty((rows_per_band, self.width, 3), np.uint8)
         try:
             with quiet_stderr():  # libjpeg's warnings about damaged data, as for OpenCV
                 image = pyvips.Image.new_from_file(str(self.path), access="sequential")
             if (image.width, image.height, image.bands, image.format) != (self.width, self.height, 3, "uchar"):
                 raise DecodeError("the file changed while it was being read", self.path)
-            for top in range(0, self.height, band_rows):
-                band = buffer[: min(band_rows, self.height - top)]
+            for top in range(0, self.height, rows_per_band):
+                band = buffer[: min(rows_per_band, self.height - top)]
                 # A few rows at a time, each through a region of its own: libvips then holds
                 # about 25 MB at 24 MP (measured); one region asked for whole bands held
                 # 100 MB at 50 MP.
@@ -93,7 +93,7 @@ def open_jpeg(path: Path) -> JpegSource | None:
             plain = pil.mode == "RGB" and not pil.info.get("progressive")
     except Exception:  # not a JPEG, unreadable: decoding it whole says what is wrong
         return None
-    # 65520 pixels wide at most: a band's MCUs fit a restart interval (encode_jpeg_bands).
+    # 65520 pixels wide at most: a band's MCUs fit a restart interval (encode_bands).
     if not plain or not STREAM_PIXELS <= width * height <= MAX_PIXELS or width > 65520:
         return None
     try:

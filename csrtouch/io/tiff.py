@@ -1,14 +1,15 @@
 """Writing TIFF: Deflate-compressed strips streamed to the file, and the metadata tags.
 
 The strips are compressed one at a time and written as they are made, so writing holds one
-strip beside the pixels, never a second copy of the image (a 16-bit 50 MP photo is 300 MB).
+strip beside the pixels, never a second copy of the image (a 16-bit 50 MP photo is 300 MB);
+``write_bands`` takes the pixels as bands of rows, so they need never be whole either.
 """
 
 from __future__ import annotations
 
 import itertools
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -62,28 +63,90 @@ def write(
     h, w, _ = pixels.shape
     gray = grayscale and alpha is None
     samples = 1 if gray else 3 if alpha is None else 4
-    rows = max(1, STRIP_BYTES // (w * samples * pixels.itemsize))
+    rows = strip_rows(w, samples, pixels.dtype)
 
-    def strip(r0: int) -> np.ndarray:
-        band = pixels[r0 : r0 + rows]
-        if gray:
-            return cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
-        if alpha is not None:
-            return np.dstack([band, alpha[r0 : r0 + rows]])
-        return np.ascontiguousarray(band)
+    def strips() -> Iterator[np.ndarray]:
+        for r0 in range(0, h, rows):
+            band = pixels[r0 : r0 + rows]
+            if gray:
+                yield cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
+            elif alpha is not None:
+                yield np.dstack([band, alpha[r0 : r0 + rows]])
+            else:
+                yield np.ascontiguousarray(band)
 
+    _write(file, strips(), (h, w, samples), pixels.dtype, rows, alpha is not None, tags, icc_profile, xmp)
+
+
+def write_bands(
+    file: BinaryIO,
+    bands: Iterable[np.ndarray],
+    height: int,
+    width: int,
+    dtype: np.dtype,
+    *,
+    tags: dict[int, Any],
+    icc_profile: bytes | None,
+    xmp: bytes | None,
+) -> None:
+    """``write`` an RGB image given as ``(rows, width, 3)`` bands of ``dtype``, top to
+    bottom, of any heights: the file is the one ``write`` makes of the whole frame."""
+    rows = strip_rows(width, 3, dtype)
+    _write(file, _restrip(bands, rows), (height, width, 3), np.dtype(dtype), rows, False, tags, icc_profile, xmp)
+
+
+def strip_rows(width: int, samples: int, dtype: np.dtype) -> int:
+    """Rows per strip: about :data:`STRIP_BYTES` uncompressed."""
+    return max(1, STRIP_BYTES // (width * samples * np.dtype(dtype).itemsize))
+
+
+def _restrip(bands: Iterable[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """The rows of ``bands`` in strips of ``rows`` (the last may be shorter); a strip that
+    lies inside one band is a view of it, one that straddles two is copied."""
+    buffer, filled = None, 0
+    for band in bands:
+        start = 0
+        while start < len(band):
+            if filled == 0 and len(band) - start >= rows:
+                yield band[start : start + rows]
+                start += rows
+                continue
+            if buffer is None:
+                buffer = np.empty((rows, *band.shape[1:]), band.dtype)
+            take = min(rows - filled, len(band) - start)
+            buffer[filled : filled + take] = band[start : start + take]
+            filled, start = filled + take, start + take
+            if filled == rows:
+                yield buffer
+                filled = 0
+    if filled:
+        yield buffer[:filled]
+
+
+def _write(
+    file: BinaryIO,
+    strips: Iterator[np.ndarray],
+    shape: tuple[int, int, int],
+    dtype: np.dtype,
+    rows: int,
+    alpha: bool,
+    tags: dict[int, Any],
+    icc_profile: bytes | None,
+    xmp: bytes | None,
+) -> None:
+    h, w, samples = shape
     # The horizontal predictor shrinks photos rendered at 16 bits (RAW) by 10%, but grows
     # 8-bit photos retouched to 16 bits by half: the first strip decides.
-    first = strip(0)
+    first = next(strips)
     plain, predicted = isal_zlib.compress(first, LEVEL), isal_zlib.compress(_differences(first), LEVEL)
     predict = len(predicted) < len(plain)
 
     ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=_HEADER)
     ifd[256] = w
     ifd[257] = h
-    ifd[258] = (8 * pixels.itemsize,) * samples  # BitsPerSample
+    ifd[258] = (8 * dtype.itemsize,) * samples  # BitsPerSample
     ifd[259] = _ADOBE_DEFLATE
-    ifd[262] = 1 if gray else 2  # PhotometricInterpretation: BlackIsZero or RGB
+    ifd[262] = 1 if samples == 1 else 2  # PhotometricInterpretation: BlackIsZero or RGB
     ifd[277] = samples
     ifd[278] = rows
     ifd[284] = 1  # PlanarConfiguration: chunky
@@ -96,7 +159,7 @@ def write(
     if xmp:
         ifd[_XMP] = xmp
         ifd.tagtype[_XMP] = TiffTags.BYTE
-    if alpha is not None:
+    if alpha:
         ifd[_EXTRA_SAMPLES] = (_UNASSOCIATED_ALPHA,)
 
     def directory(counts: list[int]) -> bytes:
@@ -107,17 +170,19 @@ def write(
         ifd.tagtype[_STRIP_BYTE_COUNTS] = TiffTags.LONG
         return ifd.tobytes(len(_HEADER))
 
-    starts = range(0, h, rows)
-    placeholder = directory([0] * len(starts))
+    placeholder = directory([0] * -(-h // rows))
     file.write(_HEADER + placeholder)
-    counts = []
-    for r0 in starts:
-        if r0 == 0:
+    counts, written = [], 0
+    for i, strip in enumerate(itertools.chain([first], strips)):
+        if i == 0:
             data = predicted if predict else plain
         else:
-            data = isal_zlib.compress(_differences(strip(r0)) if predict else strip(r0), LEVEL)
+            data = isal_zlib.compress(_differences(strip) if predict else strip, LEVEL)
         file.write(data)
         counts.append(len(data))
+        written += len(strip)
+    if written != h:
+        raise ValueError(f"{written} rows were given for a TIFF {h} rows high")
     final = directory(counts)
     if len(final) != len(placeholder):
         raise AssertionError(f"IFD0 changed length from {len(placeholder)} to {len(final)} bytes")
