@@ -14,8 +14,8 @@ Prints, all measured in this run on this machine:
   checkpoint when ../shared is present, else random weights of the same shape: the cost
   is the same) on one 12 MP image: seconds and peak RSS; and the ratio csrtouch/paper;
 - peak RSS of `csrtouch apply` on one JPEG of 12, 24, 50 (8660x5773) and 100 MP, to JPEG
-  (streamed from 16 MP, ``csrtouch.io.stream``) and to 16-bit TIFF, with its slope in MB
-  per MP (what grows with the photo), and the 50 MP JPEG through the whole-frame path;
+  and to 16-bit TIFF (read in bands from 16 MP, ``csrtouch.io.stream``), with its slope in
+  MB per MP (what grows with the photo), and the 50 MP JPEG through the whole-frame path;
 - TIFF compressors on one 16-bit 12 MP frame: seconds and MB (why csrtouch.io.tiff uses
   ISA-L Deflate);
 - `csrtouch --help` and `csrtouch list-styles` wall time (median of 5).
@@ -160,8 +160,8 @@ def tiff_compressors(path: Path) -> None:
 
 
 def rss_slope(tmp: Path, apply: list[str]) -> None:
-    """Peak RSS of one JPEG at 12, 24, 50 and 100 MP, to JPEG (streamed from 16 MP) and to
-    16-bit TIFF (decoded whole), and its growth per megapixel; and, in the same run, the
+    """Peak RSS of one JPEG at 12, 24, 50 and 100 MP, to JPEG and to 16-bit TIFF (both read
+    in bands from 16 MP), and its growth per megapixel; and, in the same run, the
     whole-frame path on the 50 MP JPEG, which streaming replaces."""
     sizes = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773), 100: (12240, 8160)}
     for mp, (w, h) in sizes.items():
