@@ -236,7 +236,8 @@ def retouch_file(
         if source is not None:
             # A large photo, a band at a time: memory stays flat in its size.
             size = {"width": source.width, "height": source.height}
-            bands = retoucher.stream(source.bands, **size, dtype=np.uint16 if depth == 16 else np.uint8)
+            dtype = np.uint16 if depth == 16 else np.uint8
+            bands = retoucher.stream(source.bands, **size, dtype=dtype, upright=_upright(source.orientation))
             metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
             encode_bands(
                 bands, job.output, **size, format=named, bit_depth=depth, quality=quality, **metadata, **provenance(retoucher)
@@ -291,7 +292,7 @@ def readable_thumbnails(paths: Iterable[Path]) -> Iterator[np.ndarray]:
             thumb = BandThumbnail(source.height, source.width)
             for band in source.bands():
                 thumb.add(band)
-            yield thumb.result()
+            yield _upright(source.orientation)(thumb.result())
         except CsrtouchError:
             continue
 
@@ -307,6 +308,13 @@ def provenance(retoucher: Retoucher) -> dict[str, str]:
             f"network={retoucher.network_sha256}" + ("; condition shared across the batch" if retoucher.shared else "")
         ),
     }
+
+
+def _upright(orientation: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Turns a thumbnail of pixels stored with EXIF ``orientation`` upright."""
+    from csrtouch.io.metadata import orient
+
+    return lambda thumb: np.ascontiguousarray(orient(thumb, orientation))
 
 
 def _retouch(image: Image, retoucher: Retoucher, bit_depth: int | None) -> Image:

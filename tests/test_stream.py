@@ -207,7 +207,6 @@ def test_only_plain_jpegs_stream(astronaut, tmp_path, monkeypatch) -> None:
     truncated.write_bytes(plain.read_bytes()[:-5000])
     others = [
         save_jpeg(tmp_path / "progressive.jpg", astronaut, progressive=True),
-        save_jpeg(tmp_path / "turned.jpg", astronaut, exif=camera_exif(6)),
         save_jpeg(tmp_path / "p3.jpg", astronaut, icc_profile=p3),
         save_jpeg(tmp_path / "gray.jpg", astronaut[..., 0]),
         truncated,
@@ -217,6 +216,8 @@ def test_only_plain_jpegs_stream(astronaut, tmp_path, monkeypatch) -> None:
     others.append(tmp_path / "png.jpg")
     for path in others:
         assert stream.open_jpeg(path) is None, path.name
+    turned = stream.open_jpeg(save_jpeg(tmp_path / "turned.jpg", astronaut, exif=camera_exif(6)))
+    assert turned is not None and turned.orientation == 6
 
 
 # --- the batch ----------------------------------------------------------------------------
@@ -275,6 +276,26 @@ def test_retouch_file_streams_to_tiff(astronaut, tmp_path, streamed, monkeypatch
     diff = np.abs(back.pixels.astype(np.int32) - expected)
     level = 257 if depth == 16 else 1
     assert diff.max() <= level and diff.mean() < 0.01 * level  # the banded thumbnail's condition
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_turned_photo_keeps_its_pixels_and_tag_and_gets_the_upright_look(
+    astronaut, tmp_path, streamed, orientation
+) -> None:
+    """A band cannot be turned, so the pixels stay as stored and the tag stays with them; the
+    look comes from the upright thumbnail, so the photo as shown is the whole-frame path's."""
+    stored = enlarged(astronaut[:, 100:], 1500, 1000)  # not symmetric: a wrong turn shows
+    path = save_jpeg(tmp_path / "a.jpg", stored, exif=camera_exif(orientation))
+    retoucher = Retoucher()
+    retouch_file(Job(path, tmp_path / "out.jpg"), retoucher, quality=95)
+    out = decode(tmp_path / "out.jpg")  # decode turns it upright by its tag
+    with PIL.Image.open(tmp_path / "out.jpg") as pil:
+        assert pil.size == (1500, 1000) and pil.getexif()[0x0112] == orientation
+    whole = decode(path)
+    assert whole.pixels.shape == out.pixels.shape
+    expected = retoucher(whole.pixels)
+    diff = np.abs(out.pixels.astype(np.int16) - expected)
+    assert diff.mean() < 1.0 and np.percentile(diff, 99.9) <= 6  # JPEG's rounding, nothing more
 
 
 def test_other_outputs_are_not_streamed(astronaut, tmp_path, streamed, monkeypatch) -> None:

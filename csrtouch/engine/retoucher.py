@@ -251,7 +251,12 @@ class Retoucher:
         return out
 
     def stream(
-        self, read: Callable[[], Iterable[np.ndarray]], height: int, width: int, dtype: np.dtype | type = np.uint8
+        self,
+        read: Callable[[], Iterable[np.ndarray]],
+        height: int,
+        width: int,
+        dtype: np.dtype | type = np.uint8,
+        upright: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[np.ndarray]:
         """Retouch a uint8 image read as bands of rows, never held whole; as ``__call__``.
 
@@ -259,14 +264,17 @@ class Retoucher:
         time it is called; it is called twice. The first reading gives the thumbnail and the
         distinct colours; the second is retouched a band at a time and yielded: in place for
         8-bit output, else into one ``dtype`` (uint16) buffer that the next band overwrites.
-        The bands bound the working memory: about 20 bytes a pixel of one band.
+        The bands bound the working memory: about 20 bytes a pixel of one band. ``upright``
+        turns the thumbnail of a photo whose bands are stored turned, so that the look is the
+        upright photo's.
         """
         dtype = np.dtype(dtype)
         thumb, colours = BandThumbnail(height, width), ColourMap(width)
         for band in read():
             thumb.add(band)
             colours.see(band)
-        per_band = self._by_colour(self.color_function(thumb=thumb.result()), colours, dtype)
+        small = thumb.result() if upright is None else upright(thumb.result())
+        per_band = self._by_colour(self.color_function(thumb=small), colours, dtype)
         buffer = None
         for band in read():
             if dtype == np.uint8:

@@ -9,8 +9,11 @@ colours, then the retouch, ``Retoucher.stream``) and ``encode_bands`` writes it 
 a time.
 
 Only what needs nothing but pixels in order takes this path: a baseline colour JPEG of at
-least :data:`STREAM_PIXELS`, upright (EXIF orientation 1), in sRGB (no profile, or an sRGB
-one), written back as a JPEG or a TIFF (8 or 16 bits). Everything else, and every file whose
+least :data:`STREAM_PIXELS`, in sRGB (no profile, or an sRGB one), written back as a JPEG or
+a TIFF (8 or 16 bits). A turned photo (EXIF orientation other than 1) cannot be turned a
+band at a time: its pixels are written as stored, with its orientation tag, which viewers
+honour, and its look is computed from its upright thumbnail, so it looks as the whole-frame
+path's output does. Everything else, and every file whose
 data is damaged, is decoded whole, which reports the problem (``decode``).
 """
 
@@ -49,6 +52,8 @@ class JpegSource:
     exif: bytes | None
     xmp: bytes | None
     icc_profile: bytes | None
+    #: EXIF orientation, 1-8: how the stored pixels are turned upright (``metadata.orient``).
+    orientation: int = 1
 
     def bands(self) -> Iterator[np.ndarray]:
         """The RGB pixels as ``(band_rows(width), width, 3)`` uint8 bands, top to
@@ -107,11 +112,11 @@ def open_jpeg(path: Path) -> JpegSource | None:
     except Exception:
         return None
     exif, icc = info.get("exif") or None, info.get("icc_profile") or None
-    if jpeg_problem(data) is not None or metadata.orientation(exif) != 1:
+    if jpeg_problem(data) is not None:
         return None
     # Pixels that decode would convert to sRGB, or warn about, are decoded whole.
     probe = Image(np.zeros((1, 1, 3), np.uint8), None, "jpeg", False, icc, None, None)
     colour.to_srgb(probe)
     if probe.from_profile or probe.warnings:
         return None
-    return JpegSource(path, width, height, exif, xmp_packet(info.get("xmp")), icc)
+    return JpegSource(path, width, height, exif, xmp_packet(info.get("xmp")), icc, metadata.orientation(exif))
