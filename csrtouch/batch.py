@@ -238,6 +238,7 @@ def retouch_file(
             size = {"width": source.width, "height": source.height}
             dtype = np.uint16 if depth == 16 else np.uint8
             bands = retoucher.stream(source.bands, **size, dtype=dtype, upright=_upright(source.orientation))
+            bands = map(source.to_profile, bands)
             metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
             encode_bands(
                 bands, job.output, **size, format=named, bit_depth=depth, quality=quality, **metadata, **provenance(retoucher)

@@ -51,6 +51,16 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+P3 = colour.rgb_profile("Display P3", ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), colour.SRGB_CURVE)
+
+
+def lab_profile() -> bytes:
+    """A profile decode warns about on RGB pixels (and leaves them as they are)."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+
+
 @pytest.fixture
 def streamed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every plain JPEG streams, however small: the tests' photos stay small."""
@@ -202,12 +212,11 @@ def test_only_plain_jpegs_stream(astronaut, tmp_path, monkeypatch) -> None:
     assert stream.open_jpeg(plain) is None  # under STREAM_PIXELS
     monkeypatch.setattr(stream, "STREAM_PIXELS", 1)
     assert stream.open_jpeg(plain) is not None
-    p3 = colour.rgb_profile("Display P3", ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), colour.SRGB_CURVE)
     truncated = tmp_path / "truncated.jpg"
     truncated.write_bytes(plain.read_bytes()[:-5000])
     others = [
         save_jpeg(tmp_path / "progressive.jpg", astronaut, progressive=True),
-        save_jpeg(tmp_path / "p3.jpg", astronaut, icc_profile=p3),
+        save_jpeg(tmp_path / "lab-profile.jpg", astronaut, icc_profile=lab_profile()),
         save_jpeg(tmp_path / "gray.jpg", astronaut[..., 0]),
         truncated,
         tmp_path / "missing.jpg",
@@ -296,6 +305,41 @@ def test_a_turned_photo_keeps_its_pixels_and_tag_and_gets_the_upright_look(
     expected = retoucher(whole.pixels)
     diff = np.abs(out.pixels.astype(np.int16) - expected)
     assert diff.mean() < 1.0 and np.percentile(diff, 99.9) <= 6  # JPEG's rounding, nothing more
+
+
+@pytest.mark.parametrize(("profile", "depth"), [("p3", 8), ("p3", 16), ("lut", 8), ("lut", 16)])
+def test_a_wide_gamut_photo_is_converted_a_band_at_a_time(
+    astronaut, tmp_path, streamed, monkeypatch, profile, depth
+) -> None:
+    """To sRGB as it is read and back as it is written: the whole-frame path's colours, by
+    matrix/TRC or (for a profile of lookup tables) by LittleCMS."""
+    icc = P3
+    if profile == "lut":
+        real = colour.read_profile
+        monkeypatch.setattr(colour, "read_profile", lambda icc: colour.Profile(real(icc).space, real(icc).description, None))
+    path = save_jpeg(tmp_path / "a.jpg", enlarged(astronaut, 1500, 1000), icc_profile=icc)
+    source = stream.open_jpeg(path)
+    assert source is not None and source.from_profile
+    retoucher = Retoucher()
+    retoucher.share_condition([decode(path).pixels])  # one condition: compare the colours alone
+    out = tmp_path / ("out.tif" if depth == 16 else "out.jpg")
+    if profile == "lut" and depth == 16:  # as the whole frame: LittleCMS converts 8 bits only
+        with pytest.raises(EncodeError, match="cannot convert 16-bit pixels back to the colour profile"):
+            retouch_file(Job(path, out), retoucher, bit_depth=depth)
+        assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+        return
+    retouch_file(Job(path, out), retoucher, bit_depth=depth, quality=95)
+    expected = tmp_path / ("whole.tif" if depth == 16 else "whole.jpg")
+    image = decode(path)
+    image.pixels = retoucher(image.pixels, np.uint16 if depth == 16 else np.uint8)
+    encode(image, expected, quality=95, bit_depth=depth)
+    got, want = decode(out), decode(expected)
+    assert got.icc_profile == icc and got.from_profile
+    diff = np.abs(got.pixels.astype(np.int32) - want.pixels)
+    if depth == 16:
+        np.testing.assert_array_equal(got.pixels, want.pixels)
+    else:  # the same pixels, through two JPEG encodes of the same values
+        assert diff.max() <= 1
 
 
 def test_other_outputs_are_not_streamed(astronaut, tmp_path, streamed, monkeypatch) -> None:

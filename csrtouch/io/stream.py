@@ -9,8 +9,9 @@ colours, then the retouch, ``Retoucher.stream``) and ``encode_bands`` writes it 
 a time.
 
 Only what needs nothing but pixels in order takes this path: a baseline colour JPEG of at
-least :data:`STREAM_PIXELS`, in sRGB (no profile, or an sRGB one), written back as a JPEG or
-a TIFF (8 or 16 bits). A turned photo (EXIF orientation other than 1) cannot be turned a
+least :data:`STREAM_PIXELS` whose colour profile, if any, ``colour.to_srgb`` applies without
+a warning, written back as a JPEG or a TIFF (8 or 16 bits). Its pixels are converted to sRGB
+and back a band at a time, as decode and encode convert a whole frame. A turned photo (EXIF orientation other than 1) cannot be turned a
 band at a time: its pixels are written as stored, with its orientation tag, which viewers
 honour, and its look is computed from its upright thumbnail, so it looks as the whole-frame
 path's output does. Everything else, and every file whose
@@ -54,11 +55,14 @@ class JpegSource:
     icc_profile: bytes | None
     #: EXIF orientation, 1-8: how the stored pixels are turned upright (``metadata.orient``).
     orientation: int = 1
+    #: The bands are converted from ``icc_profile`` to sRGB as they are read; the retouched
+    #: bands go back through ``to_profile``.
+    from_profile: bool = False
 
     def bands(self) -> Iterator[np.ndarray]:
-        """The RGB pixels as ``(band_rows(width), width, 3)`` uint8 bands, top to
+        """The RGB pixels in sRGB as ``(band_rows(width), width, 3)`` uint8 bands, top to
         bottom (the last may be shorter), each decoded into one buffer that the next
-        overwrites.
+        overwrites (or converted from the file's profile into a new one).
 
         Raises:
             DecodeError: libvips cannot read the file, or it changed since it was opened.
@@ -83,10 +87,21 @@ class JpegSource:
                     with quiet_stderr():
                         fetched = pyvips.Region.new(image).fetch(0, top + row, self.width, len(rows))
                     rows.reshape(-1)[:] = np.frombuffer(fetched, np.uint8)
-                yield band
+                if self.from_profile:
+                    converted = Image(band, None, "jpeg", False, self.icc_profile, None, None)
+                    colour.to_srgb(converted)
+                    yield converted.pixels
+                else:
+                    yield band
         except pyvips.Error as e:
             message = str(e).strip().splitlines()[0] if str(e).strip() else "libvips failed"
             raise DecodeError(f"cannot decode image: {message}", self.path) from e
+
+    def to_profile(self, band: np.ndarray) -> np.ndarray:
+        """A band of retouched sRGB pixels (uint8 or uint16) in the file's colour space."""
+        if not self.from_profile:
+            return band
+        return colour.from_srgb(Image(band, None, "jpeg", False, self.icc_profile, None, None, from_profile=True))
 
 
 def open_jpeg(path: Path) -> JpegSource | None:
@@ -114,9 +129,10 @@ def open_jpeg(path: Path) -> JpegSource | None:
     exif, icc = info.get("exif") or None, info.get("icc_profile") or None
     if jpeg_problem(data) is not None:
         return None
-    # Pixels that decode would convert to sRGB, or warn about, are decoded whole.
+    # A profile that decode would warn about is left to decode, which says what is wrong.
     probe = Image(np.zeros((1, 1, 3), np.uint8), None, "jpeg", False, icc, None, None)
     colour.to_srgb(probe)
-    if probe.from_profile or probe.warnings:
+    if probe.warnings:
         return None
-    return JpegSource(path, width, height, exif, xmp_packet(info.get("xmp")), icc, metadata.orientation(exif))
+    xmp = xmp_packet(info.get("xmp"))
+    return JpegSource(path, width, height, exif, xmp, icc, metadata.orientation(exif), probe.from_profile)
