@@ -1,5 +1,5 @@
-"""Large plain JPEGs read a band of rows at a time, so a batch's memory stays flat however
-many megapixels a photo has.
+"""Large JPEGs read a band of rows at a time, so a batch's memory stays flat however many
+megapixels a photo has.
 
 Decoded whole, a 50 MP photo is 150 MB, and OpenCV's decoder briefly holds it twice; neither
 OpenCV nor Pillow can hand over a JPEG's rows as it decodes them. libvips can (through
@@ -8,14 +8,16 @@ only what the next request needs. The retoucher reads the photo twice (its thumb
 colours, then the retouch, ``Retoucher.stream``) and ``encode_bands`` writes it a band at
 a time.
 
-Only what needs nothing but pixels in order takes this path: a baseline colour JPEG of at
-least :data:`STREAM_PIXELS` whose colour profile, if any, ``colour.to_srgb`` applies without
-a warning, written back as a JPEG or a TIFF (8 or 16 bits). Its pixels are converted to sRGB
-and back a band at a time, as decode and encode convert a whole frame. A turned photo (EXIF orientation other than 1) cannot be turned a
-band at a time: its pixels are written as stored, with its orientation tag, which viewers
-honour, and its look is computed from its upright thumbnail, so it looks as the whole-frame
-path's output does. Everything else, and every file whose
-data is damaged, is decoded whole, which reports the problem (``decode``).
+This path takes a baseline colour JPEG of at least :data:`STREAM_PIXELS`, written back as a
+JPEG or a TIFF (8 or 16 bits):
+- a colour profile that ``colour.to_srgb`` applies is applied a band at a time, and the
+  result converted back a band at a time, as decode and encode convert a whole frame;
+- a turned photo (EXIF orientation other than 1) cannot be turned a band at a time: its
+  pixels are written as stored, with its orientation tag, which viewers honour, and its
+  look comes from its upright thumbnail, so it is shown as the whole-frame path's output is.
+Everything else (progressive JPEGs, whose decoder holds the whole image anyway, grayscale,
+CMYK, a profile decode would warn about) and every file whose data is damaged is decoded
+whole, which reports the problem (``decode``).
 """
 
 from __future__ import annotations
