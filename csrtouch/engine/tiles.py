@@ -118,9 +118,9 @@ class ColourMap:
     replaced by a value: ``see`` every band, ``build`` the values, ``apply`` to every band.
 
     A photo holds far fewer colours than pixels (a 12 MP JPEG about 100k-350k), so this
-    is two passes of packing, a scatter and a gather per pixel: OpenCV packs and unpacks
-    each band as RGBA words, numpy scatters and gathers through 2^24-entry tables, of which
-    only the pages of colours present are ever touched. The bands may come from a file
+    is two passes of packing, a scatter and a gather per pixel: OpenCV packs each band into
+    64-bit keys and unpacks the values, numpy scatters and gathers through 2^24-entry
+    tables, of which only the pages of colours present are ever touched. The bands may come from a file
     read twice, so the image is never held whole (``io.stream``).
     """
 
