@@ -382,3 +382,16 @@ def test_consistent_batches_take_the_streamed_thumbnail(astronaut, tmp_path, str
     np.testing.assert_array_equal(thumbs[1], thumbnail(astronaut))
     # A thumbnail is its own thumbnail, so sharing these is sharing the images' conditions.
     np.testing.assert_array_equal(thumbnail(thumbs[0]), thumbs[0])
+
+
+def test_a_jpeg_libjpeg_refuses_says_why_and_leaves_nothing(astronaut, tmp_path, streamed) -> None:
+    """Damage the marker walk cannot see (a bogus Huffman table): libjpeg's words, one line."""
+    data = bytearray(save_jpeg(tmp_path / "a.jpg", enlarged(astronaut, 1500, 1000)).read_bytes())
+    dht = data.index(b"\xff\xc4")
+    data[dht + 5 : dht + 21] = b"\xff" * 16  # code counts no Huffman table can have
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(bytes(data))
+    assert stream.open_jpeg(path) is not None  # only the decoder can tell
+    with pytest.raises(DecodeError, match=r"^.*bad\.jpg: corrupt image data \(libjpeg: Bogus Huffman table definition\)$"):
+        retouch_file(Job(path, tmp_path / "out" / "bad.jpg"), Retoucher())
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

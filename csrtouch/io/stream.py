@@ -96,8 +96,12 @@ class JpegSource:
                 else:
                     yield band
         except pyvips.Error as e:
-            message = str(e).strip().splitlines()[0] if str(e).strip() else "libvips failed"
-            raise DecodeError(f"cannot decode image: {message}", self.path) from e
+            # libvips' own line names its loader; libjpeg's last one says what is wrong (the
+            # buffer may still hold warnings about files read before).
+            detail = next((line.strip() for line in reversed((e.detail or "").splitlines()) if line.strip()), "")
+            detail = detail.removeprefix("VipsJpeg: ")
+            message = f"libjpeg: {detail}" if detail else "libjpeg could not decode it"
+            raise DecodeError(f"corrupt image data ({message})", self.path) from e
 
     def to_profile(self, band: np.ndarray) -> np.ndarray:
         """A band of retouched sRGB pixels (uint8 or uint16) in the file's colour space."""
