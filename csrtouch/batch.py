@@ -228,7 +228,8 @@ def retouch_file(
 
     named = format_of_suffix(job.output)
     depth = bit_depth or 8
-    if named in ("jpeg", "tiff") and (format is None or check_format(format) == named) and (named, depth) != ("jpeg", 16):
+    streams = named in ("jpeg", "tiff") and (named, depth) != ("jpeg", 16)
+    if streams and (format is None or check_format(format) == named):
         from csrtouch.io.encode import encode_bands
         from csrtouch.io.stream import open_jpeg
 
@@ -240,9 +241,8 @@ def retouch_file(
             bands = retoucher.stream(source.bands, **size, dtype=dtype, upright=_upright(source.orientation))
             bands = map(source.to_profile, bands)
             metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
-            encode_bands(
-                bands, job.output, **size, format=named, bit_depth=depth, quality=quality, **metadata, **provenance(retoucher)
-            )
+            options = {"format": named, "bit_depth": depth, "quality": quality, **metadata, **provenance(retoucher)}
+            encode_bands(bands, job.output, **size, **options)
             return []
     image = _retouch(decode(job.input), retoucher, bit_depth)
     encode(image, job.output, format=format, quality=quality, bit_depth=bit_depth, **provenance(retoucher))

@@ -312,7 +312,8 @@ def encode_bands(
         if mcus_per_row * rows_per_band // 16 > 0xFFFF:
             raise EncodeError(f"cannot encode a {width}-pixel-wide JPEG in bands (restart interval over 65535)")
         segments = _jpeg_segments(icc_profile, exif, xmp)
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
 
         def write(file: BinaryIO) -> None:
             header: bytes | None = None
