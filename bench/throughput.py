@@ -16,6 +16,7 @@ Prints, all measured in this run on this machine:
 - peak RSS of `csrtouch apply` on one JPEG of 12, 24, 50 (8660x5773) and 100 MP, to JPEG
   and to 16-bit TIFF (read in bands from 16 MP, ``csrtouch.io.stream``), with its slope in
   MB per MP (what grows with the photo), and the 50 MP JPEG through the whole-frame path;
+  and what reading in bands costs in time: 24 and 50 MP, both paths in one process;
 - TIFF compressors on one 16-bit 12 MP frame: seconds and MB (why csrtouch.io.tiff uses
   ISA-L Deflate);
 - `csrtouch --help` and `csrtouch list-styles` wall time (median of 5).
@@ -177,6 +178,33 @@ def rss_slope(tmp: Path, apply: list[str]) -> None:
               + f"; slope 24->100 MP {slope:.1f} MB per MP (the 8-bit decoded frame alone is 3 MB per MP)")
     seconds, gb = peak_rss_of([sys.executable, __file__, "--whole-frame", str(tmp / "rss50" / "a.jpg")])
     print(f"peak RSS, the 50 MP JPEG decoded whole (the path before streaming, in one process): {gb:.2f} GB ({seconds:.1f} s)")
+    streamed_cost([tmp / f"rss{mp}" / "a.jpg" for mp in (24, 50)])
+
+
+def streamed_cost(paths: list[Path], runs: int = 3) -> None:
+    """Seconds per photo, JPEG to JPEG in one process: read in bands against decoded whole."""
+    from csrtouch.batch import Job, retouch_file
+    from csrtouch.engine import Retoucher
+    import PIL.Image
+
+    from csrtouch.io import decode, encode
+
+    retoucher = Retoucher()
+    for path in paths:
+        whole, streamed = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            image = decode(path)
+            image.pixels = retoucher(image.pixels, out=image.pixels)
+            encode(image, path.with_name("whole.jpg"))
+            whole.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            retouch_file(Job(path, path.with_name("streamed.jpg")), retoucher)
+            streamed.append(time.perf_counter() - start)
+        with PIL.Image.open(path) as pil:
+            mp = pil.width * pil.height / 1e6
+        w, s = statistics.median(whole), statistics.median(streamed)
+        print(f"{mp:.0f} MP JPEG -> JPEG, one process, median of {runs}: read in bands {s:.2f} s, decoded whole {w:.2f} s ({s / w:.2f}x)")
 
 
 def whole_frame(path: Path) -> None:

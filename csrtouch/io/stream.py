@@ -37,7 +37,7 @@ from csrtouch.io.encode import band_rows
 from csrtouch.io.image import Image
 from csrtouch.io.stderr import quiet_stderr
 
-#: Photos of at least this many pixels are streamed. Reading a photo twice costs 10 to 25%
+#: Photos of at least this many pixels are streamed. Reading a photo twice costs 10 to 20%
 #: more time than decoding it once into memory (README, "Speed"); a smaller photo's frame
 #: is under 48 MB, and a batch's peak memory stays about what a 16 MP photo needs.
 STREAM_PIXELS = 16_000_000
