@@ -18,12 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+# The sizes live with the numpy inference, which must not import torch.
+from csrtouch.engine.network import BASE_NF, COND_NF, GFM_SIZES
 from csrtouch.errors import WeightsError
-
-COND_NF = 32
-BASE_NF = 64
-#: Sizes of the six GFM vectors (scale1..3, shift1..3) in the order of a style's ``offset``.
-GFM_SIZES = (BASE_NF, BASE_NF, 3, BASE_NF, BASE_NF, 3)
 
 
 class Condition(nn.Module):
