@@ -238,8 +238,8 @@ def retouch_file(
             # A large photo, a band at a time: memory stays flat in its size.
             size = {"width": source.width, "height": source.height}
             dtype = np.uint16 if depth == 16 else np.uint8
-            bands = retoucher.stream(source.bands, **size, dtype=dtype, upright=_upright(source.orientation))
-            bands = map(source.to_profile, bands)
+            space = {"to_srgb": source.to_srgb, "from_srgb": source.from_srgb} if source.from_profile else {}
+            bands = retoucher.stream(source.bands, **size, dtype=dtype, upright=_upright(source.orientation), **space)
             metadata = {"icc_profile": source.icc_profile, "exif": source.exif, "xmp": source.xmp}
             options = {"format": named, "bit_depth": depth, "quality": quality, **metadata, **provenance(retoucher)}
             encode_bands(bands, job.output, **size, **options)
@@ -292,7 +292,7 @@ def readable_thumbnails(paths: Iterable[Path]) -> Iterator[np.ndarray]:
                 continue
             thumb = BandThumbnail(source.height, source.width)
             for band in source.bands():
-                thumb.add(band)
+                thumb.add(source.to_srgb(band) if source.from_profile else band)
             yield _upright(source.orientation)(thumb.result())
         except CsrtouchError:
             continue

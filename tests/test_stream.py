@@ -311,7 +311,7 @@ def test_a_turned_photo_keeps_its_pixels_and_tag_and_gets_the_upright_look(
 def test_a_wide_gamut_photo_is_converted_a_band_at_a_time(
     astronaut, tmp_path, streamed, monkeypatch, profile, depth
 ) -> None:
-    """To sRGB as it is read and back as it is written: the whole-frame path's colours, by
+    """To sRGB and back at each distinct colour: the whole-frame path's colours, by
     matrix/TRC or (for a profile of lookup tables) by LittleCMS."""
     icc = P3
     if profile == "lut":
@@ -336,10 +336,10 @@ def test_a_wide_gamut_photo_is_converted_a_band_at_a_time(
     got, want = decode(out), decode(expected)
     assert got.icc_profile == icc and got.from_profile
     diff = np.abs(got.pixels.astype(np.int32) - want.pixels)
-    if depth == 16:
-        np.testing.assert_array_equal(got.pixels, want.pixels)
-    else:  # the same pixels, through two JPEG encodes of the same values
-        assert diff.max() <= 1
+    # Converted once per stored colour instead of per pixel: the same values but for a few
+    # in a million that sit on a rounding edge, where BLAS rounds a matrix product of another
+    # length differently (one level, which a JPEG encode may make two).
+    assert diff.max() <= 2 and np.mean(diff > 0) < 1e-3
 
 
 def test_other_outputs_are_not_streamed(astronaut, tmp_path, streamed, monkeypatch) -> None:

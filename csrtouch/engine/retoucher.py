@@ -17,7 +17,7 @@ import numpy as np
 from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake, interpolator
 from csrtouch.engine.network import COND_NF, Network
 from csrtouch.engine.thumbnail import BandThumbnail, thumbnail
-from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_tiled
+from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_tiled, map_colours
 from csrtouch.errors import UsageError
 from csrtouch.styles import Style, load_shared_network, load_style
 from csrtouch.styles.registry import shared_network_info
@@ -25,8 +25,6 @@ from csrtouch.styles.registry import shared_network_info
 DEFAULT_STYLE = "expertC"
 MAX_STRENGTH = 1.5
 DEVICES = ("auto", "cpu", "cuda", "mps")
-#: Rows an 8-bit image is colour-mapped in; bounds the working memory beside the image.
-BAND_ROWS = 256
 
 StyleSpec = Union[str, Style, Sequence[tuple[Union[str, Style], float]]]
 
@@ -239,16 +237,13 @@ class Retoucher:
         it may be ``image`` itself, which saves a frame of memory.
         """
         dtype = np.dtype(dtype or image.dtype)
+        fn = self.color_function(image)
         if image.dtype != np.uint8 or dtype not in (np.uint8, np.uint16):
-            return apply_tiled(image, self.color_function(image), self.chunk_pixels, dtype, out=out)
-        colours = ColourMap(image.shape[1])
-        for band in _bands(image):
-            colours.see(band)
-        per_band = self._by_colour(self.color_function(image), colours, dtype)
-        out = np.empty(image.shape, dtype) if out is None else out
-        for band, dest in zip(_bands(image), _bands(out)):
-            per_band(band, dest)
-        return out
+            return apply_tiled(image, fn, self.chunk_pixels, dtype, out=out)
+        result = map_colours(image, self._values(fn, dtype), dtype, out)
+        if result is not None:
+            return result
+        return self._per_pixel(fn, dtype)(image, np.empty(image.shape, dtype) if out is None else out)
 
     def stream(
         self,
@@ -257,6 +252,8 @@ class Retoucher:
         width: int,
         dtype: np.dtype | type = np.uint8,
         upright: Callable[[np.ndarray], np.ndarray] | None = None,
+        to_srgb: Callable[[np.ndarray], np.ndarray] | None = None,
+        from_srgb: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[np.ndarray]:
         """Retouch a uint8 image read as bands of rows, never held whole; as ``__call__``.
 
@@ -264,17 +261,33 @@ class Retoucher:
         time it is called; it is called twice. The first reading gives the thumbnail and the
         distinct colours; the second is retouched a band at a time and yielded: in place for
         8-bit output, else into one ``dtype`` (uint16) buffer that the next band overwrites.
-        The bands bound the working memory: about 20 bytes a pixel of one band. ``upright``
-        turns the thumbnail of a photo whose bands are stored turned, so that the look is the
-        upright photo's.
+        The bands bound the working memory: about 20 bytes a pixel of one band.
+
+        ``upright`` turns the thumbnail of a photo whose bands are stored turned, so that the
+        look is the upright photo's. ``to_srgb`` and ``from_srgb`` convert ``(H, W, 3)``
+        pixels from the file's colour space to sRGB, where the style works, and back (to
+        ``dtype``): per pixel for the thumbnail, and otherwise only at each distinct colour,
+        which gives every pixel the value converting it would.
         """
         dtype = np.dtype(dtype)
         thumb, colours = BandThumbnail(height, width), ColourMap(width)
         for band in read():
-            thumb.add(band)
+            thumb.add(band if to_srgb is None else to_srgb(band))
             colours.see(band)
         small = thumb.result() if upright is None else upright(thumb.result())
-        per_band = self._by_colour(self.color_function(thumb=small), colours, dtype)
+        fn = self.color_function(thumb=small)
+        values, per_pixel = self._values(fn, dtype), self._per_pixel(fn, dtype)
+        if to_srgb is not None and from_srgb is not None:
+            in_srgb, srgb_per_pixel = values, per_pixel
+
+            def values(rgb: np.ndarray) -> np.ndarray:
+                return from_srgb(in_srgb(to_srgb(rgb[:, None])[:, 0])[:, None])[:, 0]
+
+            def per_pixel(band: np.ndarray, out: np.ndarray) -> np.ndarray:
+                out[...] = from_srgb(srgb_per_pixel(to_srgb(band), np.empty(band.shape, dtype)))
+                return out
+
+        per_band = colours.apply if colours.build(values, dtype) else per_pixel
         buffer = None
         for band in read():
             if dtype == np.uint8:
@@ -284,17 +297,11 @@ class Retoucher:
                 buffer = np.empty((len(band), width, 3), dtype)
             yield per_band(band, buffer[: len(band)])
 
-    def _by_colour(
-        self, fn: PixelFunction, colours: ColourMap, dtype: np.dtype
-    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """How each band of a uint8 image that ``colours`` has seen becomes ``dtype``
-        (uint8 or uint16) output.
-
-        Once per distinct colour: exactly (the network at each of a photo's colours costs no
-        more than at each of the LUT's points), or, for 8-bit output past that many colours
-        and without ``exact``, through the LUT baked from ``fn``. An image with more colours
-        than half its pixels goes per pixel.
-        """
+    def _values(self, fn: PixelFunction, dtype: np.dtype) -> Callable[[np.ndarray], np.ndarray]:
+        """``fn`` at an 8-bit image's distinct colours, as ``dtype`` (uint8 or uint16):
+        exactly (the network at each of a photo's colours costs no more than at each of the
+        LUT's points), or, for 8-bit output past that many colours and without ``exact``,
+        through the LUT baked from ``fn``."""
         exact = self.exact or dtype != np.uint8
 
         def values(rgb: np.ndarray) -> np.ndarray:
@@ -302,17 +309,15 @@ class Retoucher:
                 return apply_tiled(rgb[:, None], fn, self.chunk_pixels, dtype)[:, 0]
             return interpolator(bake(fn))(rgb[:, None])[:, 0]
 
-        if colours.build(values, dtype):
-            return colours.apply
-        if exact:
-            return lambda band, out: apply_tiled(band, fn, self.chunk_pixels, dtype, out=out)
+        return values
+
+    def _per_pixel(self, fn: PixelFunction, dtype: np.dtype) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """``(image, out) -> out`` for an 8-bit image with more colours than half its pixels
+        (noise, tiny images), where once per colour would cost more: the LUT, or ``fn``."""
+        if self.exact or dtype != np.uint8:
+            return lambda image, out: apply_tiled(image, fn, self.chunk_pixels, dtype, out=out)
         lut = bake(fn)
-        return lambda band, out: apply_lut(band, lut, out=out)
-
-
-def _bands(image: np.ndarray) -> Iterator[np.ndarray]:
-    """Views of ``BAND_ROWS`` rows at a time, the unit the colour map works in."""
-    return (image[top : top + BAND_ROWS] for top in range(0, image.shape[0], BAND_ROWS))
+        return lambda image, out: apply_lut(image, lut, out=out)
 
 
 def retouch(image: np.ndarray, style: StyleSpec = DEFAULT_STYLE, **kwargs: object) -> np.ndarray:

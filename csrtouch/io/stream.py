@@ -10,8 +10,9 @@ a time.
 
 This path takes a baseline colour JPEG of at least :data:`STREAM_PIXELS`, written back as a
 JPEG or a TIFF (8 or 16 bits):
-- a colour profile that ``colour.to_srgb`` applies is applied a band at a time, and the
-  result converted back a band at a time, as decode and encode convert a whole frame;
+- a colour profile that ``colour.to_srgb`` applies is applied to each band for the
+  thumbnail, and otherwise only to each distinct colour, on the way to sRGB and back: the
+  values decode and encode would give every pixel;
 - a turned photo (EXIF orientation other than 1) cannot be turned a band at a time: its
   pixels are written as stored, with its orientation tag, which viewers honour, and its
   look comes from its upright thumbnail, so it is shown as the whole-frame path's output is.
@@ -22,7 +23,6 @@ whole, which reports the problem (``decode``).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -57,14 +57,14 @@ class JpegSource:
     icc_profile: bytes | None
     #: EXIF orientation, 1-8: how the stored pixels are turned upright (``metadata.orient``).
     orientation: int = 1
-    #: The bands are converted from ``icc_profile`` to sRGB as they are read; the retouched
-    #: bands go back through ``to_profile``.
+    #: The pixels are in ``icc_profile``'s space, which decode converts to sRGB
+    #: (``to_srgb``) and encode back (``from_srgb``).
     from_profile: bool = False
 
     def bands(self) -> Iterator[np.ndarray]:
-        """The RGB pixels in sRGB as ``(band_rows(width), width, 3)`` uint8 bands, top to
+        """The RGB pixels as stored, as ``(band_rows(width), width, 3)`` uint8 bands, top to
         bottom (the last may be shorter), each decoded into one buffer that the next
-        overwrites (or converted from the file's profile into a new one).
+        overwrites.
 
         Raises:
             DecodeError: libvips cannot read the file, or it changed since it was opened.
@@ -89,12 +89,7 @@ class JpegSource:
                     with quiet_stderr():
                         fetched = pyvips.Region.new(image).fetch(0, top + row, self.width, len(rows))
                     rows.reshape(-1)[:] = np.frombuffer(fetched, np.uint8)
-                if self.from_profile:
-                    converted = Image(band, None, "jpeg", False, self.icc_profile, None, None)
-                    colour.to_srgb(converted)
-                    yield converted.pixels
-                else:
-                    yield band
+                yield band
         except pyvips.Error as e:
             # libvips' own line names its loader; libjpeg's last one says what is wrong (the
             # buffer may still hold warnings about files read before).
@@ -103,20 +98,26 @@ class JpegSource:
             message = f"libjpeg: {detail}" if detail else "libjpeg could not decode it"
             raise DecodeError(f"corrupt image data ({message})", self.path) from e
 
-    def to_profile(self, band: np.ndarray) -> np.ndarray:
-        """A band of retouched sRGB pixels (uint8 or uint16) in the file's colour space."""
-        if not self.from_profile:
-            return band
-        return colour.from_srgb(Image(band, None, "jpeg", False, self.icc_profile, None, None, from_profile=True))
+    def to_srgb(self, pixels: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 pixels of the file in sRGB, as decode converts them."""
+        image = Image(pixels, None, "jpeg", False, self.icc_profile, None, None)
+        colour.to_srgb(image)
+        return image.pixels
+
+    def from_srgb(self, pixels: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 or uint16 sRGB pixels in the file's colour space, as encode
+        converts them."""
+        return colour.from_srgb(Image(pixels, None, "jpeg", False, self.icc_profile, None, None, from_profile=True))
 
 
 def open_jpeg(path: Path) -> JpegSource | None:
     """``path`` as a :class:`JpegSource` when it can be streamed, else None (see the module
     doc): a small photo costs one read of its header."""
     try:
-        with PIL.Image.open(path, formats=["JPEG"]) as pil:
+        with metadata.quiet_pillow(), PIL.Image.open(path, formats=["JPEG"]) as pil:  # the header only
             width, height = pil.size
             plain = pil.mode == "RGB" and not pil.info.get("progressive")
+            info = dict(pil.info)
     except Exception:  # not a JPEG, unreadable: decoding it whole says what is wrong
         return None
     # 65520 pixels wide at most: a band's MCUs fit a restart interval (encode_bands).
@@ -127,14 +128,11 @@ def open_jpeg(path: Path) -> JpegSource | None:
     except (ImportError, OSError):  # no libvips here: decode whole, as before
         return None
     try:
-        data = path.read_bytes()
-        with metadata.quiet_pillow(), PIL.Image.open(io.BytesIO(data), formats=["JPEG"]) as pil:
-            info = dict(pil.info)
-    except Exception:
+        if jpeg_problem(path.read_bytes()) is not None:
+            return None
+    except OSError:
         return None
     exif, icc = info.get("exif") or None, info.get("icc_profile") or None
-    if jpeg_problem(data) is not None:
-        return None
     # A profile that decode would warn about is left to decode, which says what is wrong.
     probe = Image(np.zeros((1, 1, 3), np.uint8), None, "jpeg", False, icc, None, None)
     colour.to_srgb(probe)
