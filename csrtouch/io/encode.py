@@ -75,12 +75,7 @@ def encode(
         raise UsageError(
             f"the file name ends in {path.suffix} but the format asked for is {format}", path
         )
-    try:
-        write_atomic(path, _encoded(image, format, quality, bit_depth, software, description))
-    except EncodeError as e:
-        if e.path is not None:  # write_atomic's own, about the file
-            raise
-        raise EncodeError(e.message, path) from e
+    _write(path, lambda: _encoded(image, format, quality, bit_depth, software, description))
 
 
 def encode_bytes(
@@ -130,13 +125,11 @@ def _encoded(
     if depth is None:
         depth = image.bit_depth if image.bit_depth in BIT_DEPTHS[fmt] else max(BIT_DEPTHS[fmt])
     check_bit_depth(fmt, depth)
-    if not 1 <= quality <= 100:
-        raise UsageError(f"quality (JPEG, WebP) must be between 1 and 100; got {quality}")
+    _check_quality(quality)
     # Back into the file's colour space at the image's own depth, before any rounding to 8.
     pixels = _to_depth(colour.from_srgb(image), depth)
     alpha = None if image.alpha is None else _to_depth(image.alpha, depth)
-    stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
-    exif = metadata.stamp(image.exif, {k: v for k, v in stamps.items() if v is not None})
+    exif = _stamped(image.exif, software, description)
     try:
         with metadata.quiet_pillow():
             if fmt == "jpeg":
@@ -150,8 +143,7 @@ def _encoded(
                     exif=exif,
                     xmp=image.xmp,
                 )
-            parsed = metadata.load_exif(exif)
-            tags = {} if parsed is None else metadata.portable_tags(parsed)
+            tags = _tiff_tags(exif)
     except EncodeError:
         raise
     except Exception as e:  # an encoder's own exception types must not reach the caller
@@ -279,10 +271,8 @@ def encode_bands(
     if fmt not in ("jpeg", "tiff"):
         raise UsageError(f"images are written in bands as JPEG or TIFF, not {format}")
     check_bit_depth(fmt, bit_depth)
-    if not 1 <= quality <= 100:
-        raise UsageError(f"quality (JPEG, WebP) must be between 1 and 100; got {quality}")
-    stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
-    exif = metadata.stamp(exif, {k: v for k, v in stamps.items() if v is not None})
+    _check_quality(quality)
+    exif = _stamped(exif, software, description)
     rows_per_band, mcus_per_row = band_rows(width), -(-width // 16)
     dtype = np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
 
@@ -301,8 +291,7 @@ def encode_bands(
             raise EncodeError(f"{rows} rows were given for an image {height} rows high")
 
     if fmt == "tiff":
-        parsed = metadata.load_exif(exif)
-        tags = {} if parsed is None else metadata.portable_tags(parsed)
+        tags = _tiff_tags(exif)
 
         def write(file: BinaryIO) -> None:
             with metadata.quiet_pillow():
@@ -342,12 +331,34 @@ def encode_bands(
                 file.write(data[scan:-2])  # the band's scan, without its EOI
             file.write(b"\xff\xd9")
 
+    _write(path, lambda: write)
+
+
+def _write(path: Path | str, encoded: Callable[[], bytes | Callable[[BinaryIO], None]]) -> None:
+    """``write_atomic(path, encoded())``, with ``path`` named in the encoder's errors too."""
     try:
-        write_atomic(path, write)
+        write_atomic(path, encoded())
     except EncodeError as e:
         if e.path is not None:  # write_atomic's own, about the file
             raise
         raise EncodeError(e.message, path) from e
+
+
+def _check_quality(quality: int) -> None:
+    if not 1 <= quality <= 100:
+        raise UsageError(f"quality (JPEG, WebP) must be between 1 and 100; got {quality}")
+
+
+def _stamped(exif: bytes | None, software: str | None, description: str | None) -> bytes | None:
+    """``exif`` with the EXIF Software and ImageDescription given (see :func:`encode`)."""
+    stamps = {metadata.SOFTWARE: software, metadata.IMAGE_DESCRIPTION: description}
+    return metadata.stamp(exif, {k: v for k, v in stamps.items() if v is not None})
+
+
+def _tiff_tags(exif: bytes | None) -> dict[int, Any]:
+    """The IFD0 tags a TIFF carries of an EXIF block."""
+    parsed = metadata.load_exif(exif)
+    return {} if parsed is None else metadata.portable_tags(parsed)
 
 
 def band_rows(width: int) -> int:
