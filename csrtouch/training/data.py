@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -17,6 +20,16 @@ IMAGE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
 #: Pairs are trained at this long side at most (the size of the published FiveK renders);
 #: larger photos are reduced to it, which also bounds memory for thousands of pairs.
 MAX_SIDE = 512
+
+#: Corpus photos (``csrtouch train --corpus``) kept out of training, by a hash of
+#: ``<folder>/<file name>``: bucket 0 of 10 is the lockbox (looked at only for a recipe's
+#: final figure), bucket 1 the development set that recipe choices are checked on.
+CORPUS_BUCKETS = 10
+CorpusPart = Literal["train", "dev", "lockbox"]
+
+#: The folders of ``<shared>/data/photos/corpus`` that hold ordinary, finished photos (the
+#: others, dicm, lime and fivek-exposure-afifi, are badly exposed on purpose: no "after").
+CORPUS_FOLDERS = ("bsd100", "bsd200", "urban100", "sun-hays80", "mcmaster", "set14", "set5", "flickr-cc-afifi")
 
 #: Two sides of a pair may differ in aspect ratio by this much (RAW converters crop a few
 #: edge pixels differently) before the pair is refused as not the same framing.
@@ -171,3 +184,41 @@ def _read16(path: Path) -> np.ndarray:
     except DecodeError as exc:
         raise UsageError(f"cannot read image: {exc.message}", path) from exc
     return image.pixels.astype(np.uint16) * 257 if image.bit_depth == 8 else image.pixels
+
+
+def corpus_part(path: Path) -> CorpusPart:
+    """Which part of a corpus a photo belongs to, fixed by its folder and file name alone
+    (so the same photo falls in the same part whatever corpus root or machine reads it):
+    ``"lockbox"`` and ``"dev"`` a tenth each, never trained on, ``"train"`` the rest."""
+    path = Path(path)
+    key = f"{path.parent.name}/{path.name}".encode()
+    bucket = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % CORPUS_BUCKETS
+    return "lockbox" if bucket == 0 else "dev" if bucket == 1 else "train"
+
+
+def load_corpus(
+    folders: Iterable[Path], parts: Iterable[CorpusPart] = ("train",), max_side: int = MAX_SIDE
+) -> list[tuple[Path, np.ndarray]]:
+    """Ordinary photos for synthetic pre-training: every image under ``folders``
+    (recursively) whose :func:`corpus_part` is in ``parts``, read as ``apply`` reads it
+    (through its colour profile, upright), reduced to ``max_side``, as uint8 ``(H, W, 3)``
+    (a 500-photo corpus then holds about 300 MB).
+
+    Raises:
+        UsageError: A folder is missing or holds no image, or an image cannot be read.
+    """
+    wanted = set(parts)
+    photos = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UsageError("no such folder; expected it to hold ordinary photos", folder)
+        # Not by stem: sets of photos in subfolders reuse names (1.png, ...).
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not paths:
+            raise UsageError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in the corpus folder", folder)
+        for path in (p for p in paths if corpus_part(p) in wanted):
+            photo = _read16(path)
+            size = _fit(photo.shape[1], photo.shape[0], max_side)
+            photos.append((path, np.round(_resize(photo, size) / 257.0).astype(np.uint8)))
+    return photos

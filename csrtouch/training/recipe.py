@@ -6,10 +6,12 @@ cross-validates the same recipe first, and writes both files with their provenan
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import inspect
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -19,8 +21,8 @@ import torch
 from csrtouch import __version__
 from csrtouch.styles import files
 from csrtouch.styles.registry import ARCH_SHARED, ARCH_VECTOR, check_name
-from csrtouch.training.data import load_finished, load_pairs
-from csrtouch.training.train import cross_validate, train
+from csrtouch.training.data import load_corpus, load_finished, load_pairs
+from csrtouch.training.train import Looks, cross_validate, pretrain, train
 
 Report = Callable[[str, int, int, float], None]
 
@@ -34,6 +36,8 @@ def train_and_save(
     iterations: int | None = None,
     folds: int = 0,
     finished: Path | None = None,
+    corpus: Sequence[Path] = (),
+    pretrain_iterations: int | None = None,
     progress: Report | None = None,
 ) -> list[str]:
     """Train on ``data`` (``input/`` + ``<expert>/``) and write ``out/csrnet-shared.safetensors``
@@ -43,6 +47,11 @@ def train_and_save(
         folds: cross-validate with this many folds first (0: skip) and record the result.
         finished: a folder of finished photos that must stay themselves, used with the
             pairs' targets for the recipe's identity items.
+        corpus: folders of ordinary, finished photos: the network is pre-trained on
+            synthetic pairs made from them (``pretrain``), then trained on the pairs with
+            such synthetic pairs mixed in (``train``'s ``corpus_share``). A fifth of them
+            (``corpus_part``: the development set and the lockbox) are never trained on.
+        pretrain_iterations: pre-training steps (default: the recipe's).
         progress: called as ``progress(phase, step, total, loss)``.
 
     Returns:
@@ -51,7 +60,10 @@ def train_and_save(
     check_name(expert)
     pairs = load_pairs(Path(data), expert)
     keep = load_finished(finished) if finished is not None else []
-    kwargs = {} if iterations is None else {"iterations": iterations}
+    corpus_photos = load_corpus(corpus) if corpus else []
+    photos = [photo for _, photo in corpus_photos]
+    kwargs: dict[str, object] = {} if iterations is None else {"iterations": iterations}
+    pre_kwargs = {} if pretrain_iterations is None else {"iterations": pretrain_iterations}
     total = iterations or _default("iterations")
     started = time.perf_counter()
     info: dict[str, object] = {
@@ -60,9 +72,16 @@ def train_and_save(
         "finished": f"{len(keep)} finished photos from {Path(finished).name}/: " + ", ".join(p.stem for p, _ in keep)
         if keep
         else "the pairs' targets only",
-        "recipe": {"seed": seed, **_defaults(), **kwargs},
+        "corpus": f"{len(photos)} ordinary photos (the training part) from "
+        + ", ".join(f"{Path(c).name}/" for c in corpus)
+        if photos
+        else "none",
+        "corpus_photos": [f"{p.parent.name}/{p.name}" for p, _ in corpus_photos],
+        "recipe": {"seed": seed, **_defaults(), **kwargs} | ({f"pretrain_{k}": v for k, v in (_defaults(pretrain) | pre_kwargs).items()} if photos else {}),
         "command": f"csrtouch train {data} --expert {expert} --seed {seed}"
         + (f" --finished {finished}" if finished is not None else "")
+        + "".join(f" --corpus {c}" for c in corpus)
+        + (f" --pretrain-iterations {pretrain_iterations}" if pretrain_iterations and photos else "")
         + (f" --iterations {iterations}" if iterations else "")
         + (f" --cv {folds}" if folds else ""),
         "torch": torch.__version__,
@@ -70,6 +89,16 @@ def train_and_save(
         "csrtouch": __version__,
     }
     lines = []
+    if photos:
+        pre_total = pretrain_iterations or _default("iterations", pretrain)
+        pre = pretrain(
+            photos,
+            seed=seed,
+            progress=None if progress is None else (lambda step, loss: progress("pre-training", step, pre_total, loss)),
+            **pre_kwargs,
+        )
+        kwargs |= {"start": pre.state_dict, "corpus": photos}
+        lines.append(f"pre-trained {pre.iterations} steps on {len(photos)} corpus photos in {pre.seconds:.1f} s")
     if folds:
         cv = cross_validate(
             pairs,
@@ -81,6 +110,7 @@ def train_and_save(
         )
         info["cv"] = {
             "folds": folds,
+            "pretrained": "once, on the corpus, shared by every fold" if photos else "no",
             "untouched_psnr": round(float(np.mean(cv.untouched)), 3),
             "heldout_psnr": round(float(np.mean(cv.model)), 3),
             "gain_db": round(cv.gain, 3),
@@ -139,11 +169,12 @@ def _mean_condition(state: dict[str, torch.Tensor], pairs: list) -> list[float]:
     return [round(float(v), 6) for v in torch.cat(conds).mean(0)]
 
 
-def _default(name: str) -> object:
-    return inspect.signature(train).parameters[name].default
+def _default(name: str, function: Callable[..., object] = train) -> object:
+    return inspect.signature(function).parameters[name].default
 
 
-def _defaults() -> dict[str, object]:
-    """Every setting of the recipe (``train``'s keyword defaults)."""
-    skip = {"pairs", "seed", "progress", "finished", "device"}
-    return {k: p.default for k, p in inspect.signature(train).parameters.items() if k not in skip}
+def _defaults(function: Callable[..., object] = train) -> dict[str, object]:
+    """Every setting of the recipe (``train``'s, or ``pretrain``'s, keyword defaults)."""
+    skip = {"pairs", "corpus", "seed", "progress", "finished", "device", "start", "looks"}
+    settings = {k: p.default for k, p in inspect.signature(function).parameters.items() if k not in skip}
+    return settings | {f"looks_{k}": v for k, v in dataclasses.asdict(Looks()).items()}

@@ -28,6 +28,56 @@ Sampling = Literal["pixels", "crop"]
 
 
 @dataclass(frozen=True)
+class Looks:
+    """Random looks that push an ordinary photo off, for synthetic before/after pairs: the
+    photo is the "after", the photo with a random look the "before". Each is drawn per item,
+    in linear light where light is what changes (exposure, white balance, contrast,
+    saturation), on the encoded values for gamma. Each attribute is a standard deviation, in
+    stops (log2) of the factor it draws.
+
+    Attributes:
+        exposure: Overall exposure, in stops; clipped to ``±max_exposure``.
+        max_exposure: The largest exposure change drawn.
+        white_balance: Per-channel gains, in stops.
+        contrast: Power of linear light around middle grey (0.18).
+        saturation: Factor of each pixel's distance from its luminance (Rec. 709 weights).
+        gamma: Power of the encoded sRGB values.
+    """
+
+    exposure: float = 0.75
+    max_exposure: float = 2.5
+    white_balance: float = 0.15
+    contrast: float = 0.25
+    saturation: float = 0.35
+    gamma: float = 0.2
+
+    def apply(self, photo: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """``photo`` (sRGB float ``(3, H, W)`` in [0, 1]) with a random look, same shape."""
+        stops = np.clip(rng.normal(0.0, self.exposure), -self.max_exposure, self.max_exposure)
+        stops = stops + rng.normal(0.0, self.white_balance, size=3)
+        contrast, saturation, gamma = 2.0 ** rng.normal(0.0, (self.contrast, self.saturation, self.gamma))
+        light = _linear(photo) * torch.from_numpy(2.0**stops).float()[:, None, None]
+        light = MIDDLE_GREY * (light / MIDDLE_GREY) ** float(contrast)
+        luma = (torch.tensor(REC709_LUMA)[:, None, None] * light).sum(0, keepdim=True)
+        light = (luma + float(saturation) * (light - luma)).clamp(0.0, 1.0)
+        return _encoded(light) ** float(gamma)
+
+
+MIDDLE_GREY = 0.18
+REC709_LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def _linear(encoded: torch.Tensor) -> torch.Tensor:
+    """sRGB's transfer function: encoded values in [0, 1] to linear light."""
+    return torch.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
+
+
+def _encoded(light: torch.Tensor) -> torch.Tensor:
+    """Linear light in [0, 1] to sRGB-encoded values."""
+    return torch.where(light <= 0.0031308, light * 12.92, 1.055 * light.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """A trained network and style.
 
@@ -93,10 +143,14 @@ def train(
     loss: Literal["l1", "l2"] = "l1",
     identity: float = 0.35,
     finished: Sequence[np.ndarray] = (),
+    corpus_share: float = 0.3,
+    corpus: Sequence[np.ndarray] = (),
+    looks: Looks | None = None,
+    start: dict[str, torch.Tensor] | None = None,
     device: str = "cpu",
     progress: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
-    """Train a CSRNet from scratch together with one style ``(gamma, beta)``.
+    """Train a CSRNet (from scratch, or from ``start``) together with one style ``(gamma, beta)``.
 
     The defaults are the recipe measured by ``bench/cv_expertc.py``: about 3 minutes on two
     CPU cores for 1000 steps.
@@ -128,6 +182,15 @@ def train(
             like any source. Teaches the network to leave finished photos alone.
         finished: More finished photos, float32 ``(H, W, 3)`` in [0, 1], drawn for
             identity items alongside the pairs' targets.
+        corpus_share: Probability that a batch item is a synthetic pair made from an
+            ordinary photo of ``corpus`` (ignored when ``corpus`` is empty): the photo is the
+            target, and the same photo pushed off by a random look (:class:`Looks`) the
+            source. Keeps what pre-training taught (reading exposure and casts off hundreds
+            of photos) while the pairs teach the expert's look.
+        corpus: Ordinary photos, uint8 ``(H, W, 3)``.
+        looks: The random looks of corpus items (default :class:`Looks`'s).
+        start: A ``CSRNet`` state dict to start from (:func:`pretrain`'s), instead of
+            ``init``; the style still starts at zero.
         device: Torch device for the network (``"cpu"``, ``"cuda"``); results on another
             device match CPU's only to float precision.
         progress: Called after each step with the step number (1-based) and its loss.
@@ -138,18 +201,21 @@ def train(
     Raises:
         UsageError: No pairs, or a non-positive iteration count or batch size.
     """
-    if not pairs:
+    share = corpus_share if corpus else 0.0
+    if not pairs and share < 1.0:
         raise UsageError("train needs at least one before/after pair, got none")
     if iterations < 1 or batch < 1:
         raise UsageError(f"iterations and batch must be positive, got {iterations} and {batch}")
-    # A private copy of torch's global RNG: seeding must not change the caller's stream.
-    if not 0.0 <= identity <= 1.0:
-        raise UsageError(f"identity must be a probability in [0, 1], got {identity}")
+    if not (0.0 <= identity <= 1.0 and 0.0 <= share <= 1.0 and identity + share <= 1.0):
+        raise UsageError(f"identity and corpus_share must be probabilities summing to at most 1, got {identity} and {corpus_share}")
+    looks = looks or Looks()
     # A private copy of torch's global RNG: seeding must not change the caller's stream.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = CSRNet()
-    if init == "identity":
+    if start is not None:
+        net.load_state_dict(start, strict=True)
+    elif init == "identity":
         _identity_init(net)
     net.to(device)
     rng = np.random.default_rng(seed)
@@ -172,11 +238,15 @@ def train(
     for step in range(1, iterations + 1):
         while len(order) < batch:
             # Epochs without replacement: every pair is seen equally often.
-            order = np.concatenate([order, rng.permutation(len(pairs))])
+            order = np.concatenate([order, rng.permutation(max(1, len(pairs)))])
         picked, order = order[:batch], order[batch:]
         conds, xs, ys = [], [], []
         for i in picked:
-            if identity > 0 and rng.random() < identity:
+            # Drawn only with a corpus, so that without one the stream is as it always was.
+            if share > 0 and rng.random() < share:
+                y = _chw(corpus[int(rng.integers(len(corpus)))].astype(np.float32) / 255.0)
+                x, y = _augment(looks.apply(y, rng), y, rng, dihedral, 0.0, 0.0)
+            elif identity > 0 and rng.random() < identity / (1.0 - share):
                 # Same stream of draws whatever ``finished`` holds, for the pairs' part.
                 j = int(rng.integers(len(pairs) + len(keep)))
                 y = _chw(pairs[j].target) if j < len(pairs) else keep[j - len(pairs)]
@@ -209,6 +279,34 @@ def train(
         seconds=seconds,
         final_loss=float(np.mean(tail)),
     )
+
+
+def pretrain(
+    corpus: Sequence[np.ndarray],
+    *,
+    seed: int = 0,
+    iterations: int = 600,
+    looks: Looks | None = None,
+    device: str = "cpu",
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Pre-train a CSRNet on synthetic pairs from ordinary photos: each photo is the target,
+    and the same photo pushed off by a random look (:class:`Looks`) the source, so that the
+    condition network learns from hundreds of photos how exposure, colour casts, contrast
+    and saturation vary and how to read them, before :func:`train` (``start=``) learns an
+    expert's look from a few pairs. The other settings are :func:`train`'s.
+
+    Args:
+        corpus: Ordinary, finished photos, uint8 ``(H, W, 3)``.
+        iterations: Optimiser steps.
+
+    Returns:
+        The network (its style, fitted to the corpus, is not used further).
+    """
+    if not corpus:
+        raise UsageError("pre-training needs ordinary photos, got none")
+    return train((), seed=seed, iterations=iterations, identity=0.0, corpus=corpus, corpus_share=1.0,
+                 looks=looks, device=device, progress=progress)
 
 
 def evaluate(
