@@ -8,7 +8,11 @@ output), which stop it.
 from __future__ import annotations
 
 import errno
+import os
+import queue
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -60,62 +64,192 @@ class Result:
         }
 
 
+def walk(inputs: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Path], list[Result]]:
+    """The image files among ``inputs``, each with the path its output mirrors.
+
+    Folders are walked recursively (symlinked folders are not followed; hidden files and
+    files whose suffix names no image format are not images). The same file named twice,
+    directly or through folders, is listed once.
+
+    Returns:
+        ``(file, relative path)`` pairs, the input folders, and failed results for what
+        cannot be read: a missing input, a folder the walk cannot list, something that is
+        not a regular file (a FIFO, a device) under an image's name.
+    """
+    from csrtouch.io import SUPPORTED_SUFFIXES
+
+    files: list[tuple[Path, Path]] = []
+    folders: list[Path] = []
+    failed: list[Result] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, rel: Path) -> None:
+        try:
+            regular = path.is_file()
+            key = path.resolve()
+        except OSError as e:
+            failed.append(Result(path, None, FAILED, f"{path}: cannot read: {e.strerror or e}"))
+            return
+        if not regular:
+            failed.append(Result(path, None, FAILED, f"{path}: not a regular file (a FIFO, socket or device)"))
+        elif key not in seen:
+            seen.add(key)
+            files.append((path, rel))
+
+    for src in map(Path, inputs):
+        if src.is_dir():
+            folders.append(src)
+
+            def unreadable(e: OSError, src: Path = src) -> None:
+                where = Path(e.filename) if e.filename else src
+                failed.append(Result(where, None, FAILED, f"{where}: cannot read the folder: {e.strerror or e}"))
+
+            found = []
+            for top, dirs, names in os.walk(src, onerror=unreadable):
+                dirs.sort()
+                found += [Path(top, n) for n in names if Path(n).suffix.lower() in SUPPORTED_SUFFIXES and not n.startswith(".")]
+            for path in sorted(found):
+                add(path, path.relative_to(src))
+        elif src.exists():
+            add(src, Path(src.name))
+        elif src.is_symlink():
+            failed.append(Result(src, None, FAILED, f"{src}: a broken symbolic link"))
+        else:
+            failed.append(Result(src, None, FAILED, f"{src}: no such file or directory"))
+    return files, folders, failed
+
+
 def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) -> tuple[list[Job], list[Result]]:
     """Expand folders recursively and mirror them under ``out_dir``.
 
     A folder's images keep their relative paths; a file named directly goes to
-    ``out_dir/<name>``. ``format`` changes the suffix of every output.
+    ``out_dir/<name>``. ``format`` changes the suffix of every output that is not already
+    in that format. Where two inputs would get the same output name (``IMG_1.CR2`` and
+    ``IMG_1.JPG`` with ``--format jpeg``), the one already in the output format keeps its
+    name and every other one keeps its own extension too (``IMG_1.CR2.jpg``), whatever
+    order the inputs come in.
+
+    No output is ever an input of the same run, or inside an input folder (where the next
+    run would take it for an input): such a file fails with a line that says so.
 
     Returns:
-        The jobs, and failed results for inputs that cannot be planned (missing files,
-        two inputs that would write the same output).
+        The jobs, and failed results for inputs that cannot be planned (missing or
+        unreadable inputs, an output that would land on an input).
 
     Raises:
         UsageError: the output folder is an input or inside an input folder.
     """
-    from csrtouch.io import SUPPORTED_SUFFIXES, default_output_format, output_suffix
-    from csrtouch.io.formats import READ_ONLY_SUFFIXES
+    from csrtouch.io import default_output_format, output_suffix
+    from csrtouch.io.formats import READ_ONLY_SUFFIXES, check_format, format_of_suffix
 
     out_dir = Path(out_dir)
     out_resolved = out_dir.resolve()
-    jobs: list[Job] = []
-    failed: list[Result] = []
-    claimed: dict[Path, Path] = {}
+    files, folders, failed = walk(inputs)
+    roots = [folder.resolve() for folder in folders]
+    for folder, root in zip(folders, roots):
+        if out_resolved == root or root in out_resolved.parents:
+            raise UsageError(f"output folder {out_dir} is inside input folder {folder}; choose a folder outside it")
+    target = None if format is None else check_format(format)
 
-    def add(src: Path, rel: Path) -> None:
+    def plain(src: Path, rel: Path) -> tuple[Path, bool]:
+        """The output's name, and whether the input is already in the output's format."""
         dest = out_dir / rel
-        if format is not None:
-            dest = dest.with_suffix(output_suffix(format))
-        elif src.suffix.lower() in READ_ONLY_SUFFIXES:
+        if target is not None:
+            if format_of_suffix(src) == target:
+                return dest, True
+            return dest.with_suffix(output_suffix(target)), False
+        if src.suffix.lower() in READ_ONLY_SUFFIXES:
             # RAW and HEIC cannot be written back: their default output format.
-            dest = dest.with_suffix(output_suffix(default_output_format(src)))
-        key = dest.resolve()
-        if key == src.resolve():
-            raise UsageError(f"output {dest} would overwrite its input")
-        if key in claimed and dest.name != src.name:
-            # x.cr2 and x.cr3 (or x.heic and x.jpg with --format) both become x.tif: keep
-            # the second one's own extension in its name rather than refusing it.
+            return dest.with_suffix(output_suffix(default_output_format(src))), False
+        return dest, True
+
+    named = [(src, *plain(src, rel)) for src, rel in files]
+    # Names that differ only in case clash too: they would on macOS's and Windows' disks.
+    sharing: dict[str, int] = {}
+    for _, dest, _ in named:
+        sharing[_folded(dest)] = sharing.get(_folded(dest), 0) + 1
+    inputs_by_key = {src.resolve(): src for src, _ in files}
+    inodes = {}
+    for src, _ in files:
+        try:
+            st = src.stat()
+            inodes[(st.st_dev, st.st_ino)] = src
+        except OSError:
+            pass
+
+    jobs: list[Job] = []
+    claimed: dict[Path, Path] = {}
+    for i, (src, dest, same_format) in enumerate(named):
+        if sharing[_folded(dest)] > 1 and not same_format:
+            # x.cr2 and x.jpg (or x.cr2 and x.cr3) would share a name: keep the extension.
             dest = dest.with_name(src.name + dest.suffix)
-            key = dest.resolve()
+        key = _key(dest)
+        clash = inputs_by_key.get(dest.resolve()) or _same_inode(dest, inodes)
+        if clash is not None:
+            what = "its input" if clash == src else f"the input {clash}"
+            failed.append(Result(src, None, FAILED, f"{src}: its output {dest} would overwrite {what}; not written"))
+            continue
+        inside = next((f for f, r in zip(folders, roots) if r in dest.resolve().parents), None)
+        if inside is not None:
+            failed.append(Result(src, None, FAILED, (
+                f"{src}: its output {dest} would be written inside the input folder {inside}, "
+                "where it would be read as an input; choose an output folder outside the inputs"
+            )))
+            continue
         if key in claimed:
-            failed.append(Result(src, None, FAILED, f"output {dest} is also the output of {claimed[key]}"))
-            return
+            failed.append(Result(src, None, FAILED, f"{src}: its output {dest} is also the output of {claimed[key]}"))
+            continue
         claimed[key] = src
         jobs.append(Job(src, dest))
-
-    for src in map(Path, inputs):
-        if src.is_dir():
-            root = src.resolve()
-            if out_resolved == root or root in out_resolved.parents:
-                raise UsageError(f"output folder {out_dir} is inside input folder {src}; choose a folder outside it")
-            for path in sorted(p for p in src.rglob("*") if p.is_file()):
-                if path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith("."):
-                    add(path, path.relative_to(src))
-        elif src.exists():
-            add(src, Path(src.name))
-        else:
-            failed.append(Result(src, None, FAILED, "no such file or directory"))
     return jobs, failed
+
+
+def check_bit_depths(jobs: Iterable[Job], bit_depth: int) -> None:
+    """Refuse, before any work, a bit depth that some outputs' formats cannot store.
+
+    Raises:
+        UsageError: naming the format, how many outputs are in it, and one of them.
+    """
+    from csrtouch.io.formats import BIT_DEPTHS, format_of_suffix
+
+    by_format: dict[str, list[Job]] = {}
+    for job in jobs:
+        fmt = format_of_suffix(job.output)
+        if fmt is not None and bit_depth not in BIT_DEPTHS[fmt]:
+            by_format.setdefault(fmt, []).append(job)
+    for fmt, bad in by_format.items():
+        raise UsageError(
+            f"--bit-depth {bit_depth}: {len(bad)} output(s) would be {fmt.upper()}, which stores "
+            f"{' or '.join(map(str, BIT_DEPTHS[fmt]))}-bit only (e.g. {bad[0].input}); add --format png or tiff"
+        )
+
+
+def in_background(fn: Callable[[], object]) -> object:
+    """``fn()`` in a daemon thread while this one waits, so that Ctrl-C is handled at once even
+    if ``fn`` is stuck in a read."""
+    pool = _DaemonPool(1)
+    try:
+        return pool.submit(fn).result()
+    finally:
+        pool.shutdown()
+
+
+def _key(path: Path) -> Path:
+    """Where a path points, for telling two names of one file apart from two files."""
+    return Path(os.path.normcase(path.resolve()))
+
+
+def _folded(path: Path) -> str:
+    return str(_key(path)).casefold()
+
+
+def _same_inode(dest: Path, inodes: dict[tuple[int, int], Path]) -> Path | None:
+    """The input that ``dest`` is another name of (a hard link), if it exists and is one."""
+    try:
+        st = dest.stat()
+    except OSError:
+        return None
+    return inodes.get((st.st_dev, st.st_ino))
 
 
 def run_batch(
@@ -142,14 +276,30 @@ def run_batch(
         workers: threads running ``process``. Decoding, the network and encoding all
             release the GIL, so threads overlap one file's decode with another's compute.
 
+    The work runs in daemon threads while the calling thread waits, so Ctrl-C (or SIGTERM,
+    turned into KeyboardInterrupt by the CLI) is handled at once even when a worker is stuck
+    in a read (a hung network mount): the writes in progress are aborted
+    (:func:`csrtouch.io.atomic.abort_writes`), and KeyboardInterrupt propagates without
+    waiting for the workers.
+
     Raises:
         EncodeError: the disk is full or read-only: every later file would fail too.
     """
+    from csrtouch.io.atomic import abort_writes, remove_stale, reset_abort
+
+    reset_abort()  # a library caller may run again after an interrupted batch
+    for folder in sorted({job.output.parent for job in jobs}):
+        # What a killed run left (SIGKILL, power cut); files another run is writing are locked.
+        remove_stale(folder)
 
     def one(job: Job) -> Result:
         start = time.perf_counter()
-        if job.output.exists() and not overwrite:
-            return Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)")
+        if job.output.exists() or job.output.is_symlink():
+            if not job.output.is_file():
+                kind = "a folder" if job.output.is_dir() else "not a regular file"
+                return Result(job.input, job.output, FAILED, f"{job.input}: its output {job.output} is {kind}; not written")
+            if not overwrite:
+                return Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)")
         warnings: tuple[str, ...] = ()
         try:
             warnings = tuple(process(job) or ())
@@ -159,7 +309,7 @@ def run_batch(
                 raise
             status, error = FAILED, str(e)
         except Exception as e:
-            if reraise:
+            if reraise or _aborting():
                 raise
             status, error = FAILED, f"{job.input}: unexpected {type(e).__name__}: {e} (please report; --traceback shows where)"
         return Result(job.input, job.output, status, error, time.perf_counter() - start, warnings)
@@ -171,41 +321,75 @@ def run_batch(
         if on_result:
             on_result(result)
 
-    if workers <= 1:
-        for job in jobs:
-            try:
-                record(one(job))
-            except EncodeError as e:
-                record(Result(job.input, job.output, FAILED, str(e)))
-                raise
-        return results
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csrtouch")
+    pool = _DaemonPool(max(1, workers))
+    # A bounded window of submitted jobs keeps memory at ``2 * workers`` images.
+    pending: list[tuple[Job, Future]] = []
     try:
-        # A bounded window of submitted jobs keeps memory at ``2 * workers`` images.
-        pending: list[tuple[Job, object]] = []
-        queue = iter(jobs)
-        for job in queue:
+        for job in jobs:
             pending.append((job, pool.submit(one, job)))
             if len(pending) >= 2 * workers:
                 _drain(pending, record, keep=workers)
         _drain(pending, record, keep=0)
+    except BaseException:
+        # Interrupted, or a full disk: nothing more is written, and the files being written go.
+        for _, future in pending:
+            future.cancel()
+        abort_writes()
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
     return results
+
+
+def _aborting() -> bool:
+    from csrtouch.io import atomic
+
+    return atomic._aborted.is_set()
+
+
+class _DaemonPool:
+    """A thread pool whose threads are daemons: a worker stuck in a read (a hung network
+    mount) can neither delay an interrupted run's exit nor keep the interpreter alive, as
+    ``ThreadPoolExecutor``'s joined threads would."""
+
+    def __init__(self, workers: int) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        for i in range(workers):
+            threading.Thread(target=self._work, name=f"csrtouch-{i}", daemon=True).start()
+        self._workers = workers
+
+    def submit(self, fn: Callable, *args: object) -> Future:
+        future: Future = Future()
+        self._queue.put((future, fn, args))
+        return future
+
+    def shutdown(self) -> None:
+        for _ in range(self._workers):
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as e:  # handed to the waiting thread, which re-raises it
+                future.set_exception(e)
 
 
 def _drain(pending: list, record: Callable[[Result], None], keep: int) -> None:
     """Record finished jobs from the front of ``pending`` until ``keep`` remain."""
     while len(pending) > keep:
-        job, future = pending.pop(0)
+        job, future = pending[0]
         try:
-            record(future.result())
+            result = future.result()
         except EncodeError as e:
+            pending.pop(0)
             record(Result(job.input, job.output, FAILED, str(e)))
             raise
+        pending.pop(0)
+        record(result)
 
 
 def retouch_file(
@@ -298,16 +482,21 @@ def readable_thumbnails(paths: Iterable[Path]) -> Iterator[np.ndarray]:
             continue
 
 
-def provenance(retoucher: Retoucher) -> dict[str, str]:
-    """EXIF Software and ImageDescription that let a result be reproduced."""
+def provenance(retoucher: Retoucher) -> dict[str, str | dict[str, str]]:
+    """What lets a result be reproduced, as ``encode``'s arguments: EXIF ``Software`` (also
+    XMP ``xmp:CreatorTool``) and XMP properties in csrtouch's namespace (``csrtouch:Style``,
+    ``csrtouch:Strength``, ...). The photo's own EXIF and XMP, its caption included, are kept."""
     from csrtouch import __version__
 
     return {
         "software": f"csrtouch {__version__}",
-        "description": (
-            f"csrtouch {__version__}; style={retoucher.name}; strength={retoucher.strength:g}; "
-            f"network={retoucher.network_sha256}" + ("; condition shared across the batch" if retoucher.shared else "")
-        ),
+        "provenance": {
+            "Version": __version__,
+            "Style": retoucher.name,
+            "Strength": f"{retoucher.strength:g}",
+            "Network": retoucher.network_sha256,
+            "ConditionShared": "True" if retoucher.shared else "False",
+        },
     }
 
 

@@ -30,28 +30,34 @@ def test_plan_mirrors_folders_and_names_files(tmp_path):
 
 def test_plan_names_apart_inputs_that_share_a_stem(tmp_path):
     """a.png and a.tif both become a.jpg with --format jpeg; x.cr2 and x.cr3 both become
-    x.tif: the second keeps its own extension in its name."""
+    x.tif: each keeps its own extension in its name, whatever order they come in; an input
+    already in the output format keeps its plain name (IMG_1.JPG beside IMG_1.CR2)."""
     _touch(tmp_path / "in" / "a.png")
     _touch(tmp_path / "in" / "a.tif")
     jobs, failed = plan([tmp_path / "in"], tmp_path / "out", format="jpeg")
-    assert failed == [] and [j.output.name for j in jobs] == ["a.jpg", "a.tif.jpg"]
+    assert failed == [] and [j.output.name for j in jobs] == ["a.png.jpg", "a.tif.jpg"]
     _touch(tmp_path / "raw" / "x.cr2")
     _touch(tmp_path / "raw" / "x.cr3")
     jobs, failed = plan([tmp_path / "raw"], tmp_path / "out2")
-    assert failed == [] and [j.output.name for j in jobs] == ["x.tif", "x.cr3.tif"]
+    assert failed == [] and [j.output.name for j in jobs] == ["x.cr2.tif", "x.cr3.tif"]
+    for jpg in ("IMG_1.JPG", "IMG_1.jpg"):
+        cam = tmp_path / f"cam-{jpg}"
+        raw, own = _touch(cam / "IMG_1.CR2"), _touch(cam / jpg)
+        for inputs in ([cam], [raw, own], [own, raw]):
+            jobs, failed = plan(inputs, tmp_path / f"out-{jpg}", format="jpeg")
+            assert failed == [] and {j.input.name: j.output.name for j in jobs} == {"IMG_1.CR2": "IMG_1.CR2.jpg", jpg: jpg}
 
 
-def test_plan_reports_the_same_file_given_twice(tmp_path):
-    a = _touch(tmp_path / "a.png")
-    jobs, failed = plan([a, a], tmp_path / "out")
-    assert [j.output.name for j in jobs] == ["a.png"]
-    assert len(failed) == 1 and "is also the output of" in failed[0].error
+def test_plan_processes_the_same_file_given_twice_once(tmp_path):
+    a = _touch(tmp_path / "in" / "a.png")
+    jobs, failed = plan([a, a, tmp_path / "in", tmp_path / "in" / ".." / "in" / "a.png"], tmp_path / "out")
+    assert failed == [] and jobs == [Job(a, tmp_path / "out" / "a.png")]
 
 
 def test_plan_refuses_output_over_input(tmp_path):
     src = _touch(tmp_path / "a.png")
-    with pytest.raises(UsageError, match="would overwrite its input"):
-        plan([src], tmp_path)
+    jobs, failed = plan([src], tmp_path)
+    assert jobs == [] and "would overwrite its input" in failed[0].error
     with pytest.raises(UsageError, match="is inside input folder"):
         plan([tmp_path], tmp_path / "out")
 

@@ -312,7 +312,7 @@ def test_a_wide_gamut_photo_is_converted_a_band_at_a_time(
     astronaut, tmp_path, streamed, monkeypatch, profile, depth
 ) -> None:
     """To sRGB and back at each distinct colour: the whole-frame path's colours, by
-    matrix/TRC or (for a profile of lookup tables) by LittleCMS."""
+    matrix/TRC or (for a profile of lookup tables) by LittleCMS, at 8 or 16 bits."""
     icc = P3
     if profile == "lut":
         real = colour.read_profile
@@ -323,11 +323,6 @@ def test_a_wide_gamut_photo_is_converted_a_band_at_a_time(
     retoucher = Retoucher()
     retoucher.share_condition([decode(path).pixels])  # one condition: compare the colours alone
     out = tmp_path / ("out.tif" if depth == 16 else "out.jpg")
-    if profile == "lut" and depth == 16:  # as the whole frame: LittleCMS converts 8 bits only
-        with pytest.raises(EncodeError, match="cannot convert 16-bit pixels back to the colour profile"):
-            retouch_file(Job(path, out), retoucher, bit_depth=depth)
-        assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
-        return
     retouch_file(Job(path, out), retoucher, bit_depth=depth, quality=95)
     expected = tmp_path / ("whole.tif" if depth == 16 else "whole.jpg")
     image = decode(path)

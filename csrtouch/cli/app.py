@@ -39,10 +39,25 @@ def _stderr():
 
 
 def _esc(value: object) -> str:
-    """User text (paths, messages) printed literally, never read as rich markup."""
+    """User text (paths, messages) printed literally: never read as rich markup, and with
+    control characters (a file named with a terminal escape) and undecodable bytes shown as
+    escapes instead of reaching the terminal."""
     from rich.markup import escape
 
-    return escape(str(value))
+    return escape(_printable(str(value)))
+
+
+def _printable(text: str) -> str:
+    import unicodedata
+
+    def shown(ch: str) -> str:
+        if "\udc80" <= ch <= "\udcff":  # a byte the file system name held that is not UTF-8
+            return f"\\x{ord(ch) - 0xDC00:02x}"
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            return ch.encode("unicode_escape").decode("ascii") if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+        return ch
+
+    return text if text.isprintable() else "".join(map(shown, text))
 
 
 def _version(value: bool) -> None:
@@ -62,22 +77,56 @@ def _root(
 
 @contextmanager
 def _errors(traceback: bool) -> Iterator[None]:
-    """Turn csrtouch's errors into one line on stderr and an exit status."""
+    """Turn csrtouch's errors into one line on stderr and an exit status.
+
+    SIGTERM and SIGHUP (a closed terminal, ``kill``, a scheduler's timeout) stop the command as
+    Ctrl-C does. A second signal while it stops is ignored, so that the clean-up it interrupts
+    cannot leave a partial file behind; stopping never waits for a worker stuck in a read.
+    """
+    import signal
+
     from csrtouch.errors import CsrtouchError, StyleError, UsageError
 
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise KeyboardInterrupt
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    previous = {}
+    for sig in (getattr(signal, name) for name in names if hasattr(signal, name)):
+        try:
+            previous[sig] = signal.signal(sig, stop)
+        except ValueError:  # not the main thread: the caller handles its signals
+            break
     try:
         yield
     except KeyboardInterrupt:
+        received.append(signal.SIGINT)
+        from csrtouch.io.atomic import abort_writes
+
+        left = abort_writes()
         if traceback:
             raise
-        _stderr().print("[yellow]interrupted[/]: finished files are kept; no partial file was left")
-        raise typer.Exit(ExitStatus.INTERRUPTED)
+        what = {signal.SIGINT: "interrupted"}.get(received[0], f"stopped by {signal.Signals(received[0]).name}")
+        left += abort_writes()  # a thread may have created one since
+        if left:
+            _stderr().print(f"[yellow]{what}[/]: finished files are kept; could not remove the partial file(s) "
+                            + _esc(", ".join(map(str, sorted(set(left))))))
+        else:
+            _stderr().print(f"[yellow]{what}[/]: finished files are kept; no partial file was left")
+        raise typer.Exit(128 + received[0])
     except CsrtouchError as e:
         if traceback:
             raise
         _stderr().print(f"[red]error[/]: {_esc(e)}")
         usage = isinstance(e, (UsageError, StyleError)) and not isinstance(e.__cause__, OSError)
         raise typer.Exit(ExitStatus.USAGE if usage else ExitStatus.FAILED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.command()
@@ -135,28 +184,34 @@ def apply(
             if inputs != [stream] or out_dir != stream or from_list == "-":
                 raise UsageError("'-' reads one image from stdin and writes it to stdout: give it as both INPUT and OUTPUT")
             return _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UsageError(f"OUTPUT {out_dir} is a file; give a folder (it is created if missing)")
+        _check_out_folder(out_dir, "OUTPUT")
         if format is not None:
-            from csrtouch.io import output_suffix
+            from csrtouch.io.formats import check_bit_depth, check_format
 
-            format = format.lower()
-            output_suffix(format)  # validates the name
-        from csrtouch.batch import FAILED, OK, SKIPPED, plan, retouch_file, run_batch
+            format = check_format(format)  # validates the name
+            if bit_depth is not None:
+                check_bit_depth(format, bit_depth)
+        from csrtouch.batch import FAILED, OK, SKIPPED, check_bit_depths, plan, retouch_file, run_batch
         from csrtouch.engine import Retoucher
 
         jobs, failed = plan(inputs, out_dir, format=format)
         if not jobs and not failed:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+        if bit_depth is not None:
+            check_bit_depths(jobs, bit_depth)
         retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
         if consistent:
-            from csrtouch.batch import readable_thumbnails
+            from csrtouch.batch import in_background, readable_thumbnails
 
-            shared = retoucher.share_condition(readable_thumbnails(j.input for j in jobs))
-            if not quiet:
-                err.print(_esc(f"one look for the batch: condition shared across {shared} images"))
+            thumbs = in_background(lambda: list(readable_thumbnails(j.input for j in jobs)))
+            if thumbs:
+                shared = retoucher.share_condition(thumbs)
+                if not quiet:
+                    err.print(_esc(f"one look for the batch: condition shared across {shared} images"))
+            elif not quiet:
+                err.print("no input could be read to share a look across; each file's reason follows")
 
         def emit(result) -> None:
             if json_lines:
@@ -196,13 +251,18 @@ def apply(
 
 
 def _read_list(source: str) -> list[Path]:
+    """Paths one a line (or NUL-separated, as ``find -print0`` writes them), as bytes: a name
+    in any encoding names its file, as the shell would, from a file or from stdin alike."""
+    import os
+
     from csrtouch.errors import UsageError
 
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"--from-list: cannot read {source}: {e}") from e
-    return [Path(line.strip()) for line in text.splitlines() if line.strip()]
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as e:
+        raise UsageError(f"--from-list: cannot read {source}: {e.strerror or e}") from None
+    lines = data.split(b"\0") if b"\0" in data else data.splitlines()
+    return [Path(os.fsdecode(line)) for line in lines if line.strip()]
 
 
 def _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet) -> None:
@@ -215,14 +275,25 @@ def _apply_stream(style, strength, device, exact, format, quality, bit_depth, js
 
     if json_lines:
         raise UsageError("--json writes to stdout, which '-' uses for the image")
-    if sys.stdin.isatty():
-        raise UsageError("'-' reads an image from stdin, but stdin is a terminal; redirect a file into it")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("'-' reads an image from stdin, but stdin is closed or a terminal; redirect a file into it")
+    if sys.stdout is None or sys.stdout.isatty():
+        raise UsageError("'-' writes the image to stdout, but stdout is closed or a terminal; redirect it to a file")
     start = time.perf_counter()
     data = sys.stdin.buffer.read()
     retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
     out, warnings = retouch_bytes(data, retoucher, format=format, quality=quality, bit_depth=bit_depth)
-    sys.stdout.buffer.write(out)
-    sys.stdout.buffer.flush()
+    try:
+        sys.stdout.buffer.write(out)
+        sys.stdout.buffer.flush()
+    except OSError as e:  # a reader that went away (BrokenPipeError), a full disk
+        import os
+
+        from csrtouch.errors import EncodeError
+
+        # Python would report the failed flush again at exit: point stdout at nothing instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise EncodeError(f"stdout: the image could not be written whole: {e.strerror or e}") from e
     if not quiet:
         err = _stderr()
         for warning in warnings:
@@ -263,9 +334,11 @@ def list_styles_cmd(
 ) -> None:
     """List built-in and personal styles."""
     with _errors(traceback):
-        from csrtouch.styles import list_styles, user_styles_dir
+        from csrtouch.styles import list_styles, user_styles_dir, user_styles_problem
 
         styles = list_styles()
+        if problem := user_styles_problem():
+            _stderr().print(f"[yellow]warning[/]: personal styles folder {_esc(user_styles_dir())} is unusable: {_esc(problem)}")
         if json_out:
             typer.echo(json.dumps([s.as_dict() for s in styles], indent=2))
             return
@@ -302,14 +375,10 @@ def remove(
 ) -> None:
     """Delete a personal or imported style."""
     with _errors(traceback):
-        from csrtouch.errors import UsageError
-        from csrtouch.styles import get_style_info
+        from csrtouch.styles import remove_style
 
-        info = get_style_info(name)
-        if info.kind == "built-in":
-            raise UsageError(f"{name!r} is a built-in style and cannot be removed")
-        info.path.unlink()
-        _stderr().print(f"removed style [bold]{_esc(name)}[/] ({_esc(info.path)})")
+        path = remove_style(name)
+        _stderr().print(f"removed style [bold]{_esc(name)}[/] ({_esc(path)})")
 
 
 @app.command()
@@ -353,25 +422,27 @@ def preview(
 ) -> None:
     """A labelled before/after contact sheet: a row per photo, a column per style."""
     with _errors(traceback):
-        from csrtouch.batch import plan
+        from csrtouch.batch import walk
         from csrtouch.engine import Retoucher
         from csrtouch.errors import UsageError
         from csrtouch.io import write_atomic
         from csrtouch.preview import contact_sheet
 
-        jobs, failed = plan(inputs, out.parent / ".csrtouch-preview")
+        files, _, failed = walk(inputs)
+        # A sheet written among the photos it shows is not one of them on the next run.
+        files = [(path, rel) for path, rel in files if path.resolve() != out.resolve()]
         if failed:
-            raise UsageError(failed[0].error or "cannot read input", failed[0].input)
-        if not jobs:
+            raise UsageError(failed[0].error or "cannot read input")
+        if not files:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
         retouchers = [Retoucher(s, strength=strength) for s in (styles or [DEFAULT_STYLE])]
-        sheet = contact_sheet([j.input for j in jobs], retouchers, height=height)
+        sheet = contact_sheet([path for path, _ in files], retouchers, height=height)
         import io
 
         buffer = io.BytesIO()
         sheet.save(buffer, format="PNG", optimize=True)
         write_atomic(out, buffer.getvalue())
-        _stderr().print(_esc(f"wrote {out}: {len(jobs)} photos x {len(retouchers)} styles"))
+        _stderr().print(_esc(f"wrote {out}: {len(files)} photos x {len(retouchers)} styles"))
 
 
 @app.command("export-lut")
@@ -447,19 +518,36 @@ def train(
     iterations: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (default: the recipe's).")] = None,
     cv: Annotated[int, typer.Option(min=0, help="Also cross-validate with this many folds and record the held-out PSNR (0: skip).")] = 0,
     finished: Annotated[Optional[Path], typer.Option(help="Folder of finished photos the look must leave nearly as they are (with the pairs' own targets).")] = None,
+    corpus: Annotated[Optional[list[Path]], typer.Option(help="Folder of ordinary, finished photos to pre-train on (synthetic before/after pairs); repeatable. A fifth, chosen by file name, is never trained on.")] = None,
+    pretrain_iterations: Annotated[Optional[int], typer.Option(min=1, help="Pre-training steps with --corpus (default: the recipe's).")] = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Train the shared network and one expert's style from before/after pairs."""
     with _errors(traceback):
         from csrtouch.training.recipe import train_and_save
 
+        _check_out_folder(out, "--out")  # before training, not after
         err = _stderr()
         with _steps(err, enabled=err.is_terminal) as report:
             summary = train_and_save(
-                data, out, expert=expert, seed=seed, iterations=iterations, folds=cv, finished=finished, progress=report
+                data, out, expert=expert, seed=seed, iterations=iterations, folds=cv, finished=finished,
+                corpus=corpus or (), pretrain_iterations=pretrain_iterations, progress=report,
             )
         for line in summary:
             err.print(_esc(line))
+
+
+def _check_out_folder(folder: Path, option: str) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be created or written."""
+    import os
+
+    from csrtouch.errors import UsageError
+
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {folder} is a file; give a folder (it is created if missing)")
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), None)
+    if existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
+        raise UsageError(f"{option} {folder}: cannot write in {existing} ({'not a folder' if not existing.is_dir() else 'permission denied'})")
 
 
 @contextmanager

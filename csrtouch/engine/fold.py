@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from csrtouch.engine.blas import one_thread
+
 #: Pixels per matmul block: 4,096 x 64 float32 activations (1 MB) stay in the CPU's cache;
 #: blocks of 262,144 pixels ran 3.7x slower on a 2-core laptop-class CPU (memory-bound
 #: bias, ReLU and copy passes over 64 MB). Measured: 2^10 7.4, 2^12 9.6, 2^14 7.3 MP/s.
@@ -26,18 +28,33 @@ class ColorFunction:
     biases: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        pixels = np.asarray(pixels, np.float32)
+        pixels = np.ascontiguousarray(pixels, np.float32)
         out = np.empty((len(pixels), self.weights[-1].shape[1]), np.float32)
-        hidden = [np.empty((min(len(pixels), BLOCK_PIXELS), w.shape[1]), np.float32) for w in self.weights[:-1]]
-        for i in range(0, len(pixels), BLOCK_PIXELS):
-            x = pixels[i : i + BLOCK_PIXELS]
-            for j, (w, b) in enumerate(zip(self.weights, self.biases)):
-                y = out[i : i + len(x)] if j == len(self.weights) - 1 else hidden[j][: len(x)]
-                np.matmul(x, w, out=y)
-                y += b
-                if j < len(self.weights) - 1:
-                    np.maximum(y, 0, out=y)
-                x = y
+        # Every matmul gets the same shape, BLOCK_PIXELS rows (the last block padded with
+        # zeros), on one BLAS thread: BLAS picks its kernel, and so the order in which it adds
+        # a dot product's terms, by shape and thread count, and a row's result then depends
+        # on that row alone, not on how many pixels came with it nor on the threads. Whole
+        # and tiled images, per colour and per pixel, get the same bits (engine.blas).
+        hidden = [np.empty((BLOCK_PIXELS, w.shape[1]), np.float32) for w in self.weights]
+        tail = len(pixels) % BLOCK_PIXELS
+        with one_thread():
+            for i in range(0, len(pixels) - tail, BLOCK_PIXELS):
+                self._block(pixels[i : i + BLOCK_PIXELS], hidden, out[i : i + BLOCK_PIXELS])
+            if tail:
+                padded = np.zeros((BLOCK_PIXELS, pixels.shape[1]), np.float32)
+                padded[:tail] = pixels[len(pixels) - tail :]
+                out[len(pixels) - tail :] = self._block(padded, hidden, hidden[-1])[:tail]
+        return out
+
+    def _block(self, x: np.ndarray, hidden: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        """The network on ``BLOCK_PIXELS`` pixels, through ``hidden`` buffers, into ``out``."""
+        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+            y = out if j == len(self.weights) - 1 else hidden[j]
+            np.matmul(x, w, out=y)
+            y += b
+            if j < len(self.weights) - 1:
+                np.maximum(y, 0, out=y)
+            x = y
         return out
 
     def on(self, device: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -14,8 +14,10 @@ from typing import Mapping
 
 import numpy as np
 
+from csrtouch.engine.blas import one_thread
 from csrtouch.engine.fold import ColorFunction
 from csrtouch.errors import WeightsError
+from csrtouch.styles.files import check_values
 
 COND_NF = 32
 BASE_NF = 64
@@ -56,14 +58,20 @@ class Network:
             if tuple(np.shape(state[key])) != shape:
                 raise WeightsError(f"weights do not fit CSRNet: {key} has shape {np.shape(state[key])}, expected {shape}", source)
         self.params = {k: np.ascontiguousarray(state[k], np.float32) for k in SHAPES}
+        # Again here, not only when files load: a state built in code (or the API) must not
+        # hand NaN to every pixel either.
+        check_values(self.params, source)
 
     def condition(self, thumb: np.ndarray) -> np.ndarray:
         """Condition vector ``(32,)`` of an ``(h, w, 3)`` float32 thumbnail in [0, 1]."""
         x = np.asarray(thumb, np.float32)
-        for i in (1, 2, 3):
-            # The paper zero-pads by one before every conv, which has stride 2 and no padding.
-            x = np.pad(x, ((1, 1), (1, 1), (0, 0)))
-            x = _conv_relu(x, self.params[f"cond_net.conv{i}.weight"], self.params[f"cond_net.conv{i}.bias"], 2)
+        # On one BLAS thread, as the colour function: the same condition whatever the
+        # thread counts (engine.blas).
+        with one_thread():
+            for i in (1, 2, 3):
+                # The paper zero-pads by one before every conv, which has stride 2 and no padding.
+                x = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+                x = _conv_relu(x, self.params[f"cond_net.conv{i}.weight"], self.params[f"cond_net.conv{i}.bias"], 2)
         return x.mean(axis=(0, 1))
 
     def color_function(
@@ -81,7 +89,8 @@ class Network:
         if beta is not None:
             cond = cond + beta
         p = self.params
-        gfm = [p[f"{h}.weight"] @ cond + p[f"{h}.bias"] for h in HEADS]
+        with one_thread():
+            gfm = [p[f"{h}.weight"] @ cond + p[f"{h}.bias"] for h in HEADS]
         if offset is not None:
             gfm = [g + o for g, o in zip(gfm, np.split(np.asarray(offset, np.float32), np.cumsum(GFM_SIZES)[:-1]))]
         # GFM is y = (W x + b) * (1 + s) + t: again affine, W' = diag(1 + s) W, b' = (1 + s) b + t.

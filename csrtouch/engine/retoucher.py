@@ -6,6 +6,7 @@ On the CPU this needs no torch (``engine.network``); torch is imported only for 
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
@@ -15,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 
 from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake, interpolator
-from csrtouch.engine.network import COND_NF, Network
+from csrtouch.engine.network import Network
 from csrtouch.engine.thumbnail import BandThumbnail, thumbnail
 from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_tiled, map_colours
 from csrtouch.errors import UsageError
@@ -218,15 +219,20 @@ class Retoucher:
         shoot), so the same scene does not flicker from frame to frame. Returns the count.
 
         ``images`` may be their ``thumbnail``s, which are their own thumbnails."""
-        sums = [np.zeros(COND_NF, np.float32) for _ in self.branches]
-        count = 0
+        conditions: list[list[np.ndarray]] = [[] for _ in self.branches]
         for image in images:
             for i, b in enumerate(self.branches):
-                sums[i] += self.condition(image, b.net)
-            count += 1
+                conditions[i].append(self.condition(image, b.net))
+        count = len(conditions[0])
         if count == 0:
             raise UsageError("no readable images to share a condition across")
-        self.shared = [s / count for s in sums]
+        # Summed exactly (fsum rounds once), so the order the images come in, which a
+        # float32 running sum would show in the last bit and a pixel now and then in a
+        # level, cannot change the look.
+        self.shared = [
+            np.array([math.fsum(column) / count for column in np.stack(c).astype(np.float64).T], np.float32)
+            for c in conditions
+        ]
         return count
 
     def __call__(self, image: np.ndarray, dtype: np.dtype | type | None = None, *, out: np.ndarray | None = None) -> np.ndarray:

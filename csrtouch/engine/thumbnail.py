@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from csrtouch.engine.blas import one_thread
+
 #: Long side of the condition thumbnail in pixels: the resolution the network is trained
 #: at (FiveK renders about 512 px on the long side). Images no larger are used as is.
 THUMB_SIZE = 512
@@ -81,7 +83,8 @@ class BandThumbnail:
         weights[first - lo, np.arange(rows)] = share
         spill = (share < 1) & (first + 1 <= hi)
         weights[first[spill] + 1 - lo, np.flatnonzero(spill)] = 1 - share[spill]
-        self.sums[lo : hi + 1] += weights @ x
+        with one_thread():  # the same sums whatever BLAS's thread count (engine.blas)
+            self.sums[lo : hi + 1] += weights @ x
         self.top += rows
 
     def result(self) -> np.ndarray:

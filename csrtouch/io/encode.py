@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 import cv2
 import numpy as np
 import PIL.Image
 
 from csrtouch.errors import EncodeError, UsageError
-from csrtouch.io import colour, metadata, png, tiff
+from csrtouch.io import colour, metadata, png, tiff, xmp
 from csrtouch.io.atomic import write_atomic
 from csrtouch.io.formats import (
     BIT_DEPTHS,
@@ -26,6 +26,10 @@ from csrtouch.io.image import Image, swap_red_blue
 
 #: Pixels in a band of ``encode_bands``, about; they bound its working memory.
 BAND_PIXELS = 1 << 20
+#: What a result written as JPEG is told when its transparency is flattened.
+JPEG_FLATTENED = "JPEG has no alpha channel: transparent areas flattened onto white"
+#: The longest XMP packet a JPEG's APP1 segment holds, after its namespace.
+_JPEG_XMP_MAX = 65533 - len(b"http://ns.adobe.com/xap/1.0/\0")
 
 
 def encode(
@@ -37,6 +41,7 @@ def encode(
     bit_depth: int | None = None,
     software: str | None = None,
     description: str | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> None:
     """Write ``image`` to ``path`` atomically (see :func:`write_atomic`).
 
@@ -49,9 +54,15 @@ def encode(
         quality: JPEG and WebP quality, 1-100.
         bit_depth: 8 or 16. By default the image's own where the format can store it, else
             the format's (a 16-bit image goes to JPEG as 8-bit).
-        software: recorded as EXIF Software (0x0131), e.g. the csrtouch version and style.
-        description: recorded as EXIF ImageDescription (0x010E). Both are EXIF ASCII:
-            other characters are written as "?".
+        software: recorded as EXIF Software (0x0131), e.g. the csrtouch version; with
+            ``provenance``, as XMP ``xmp:CreatorTool`` too.
+        description: recorded as EXIF ImageDescription (0x010E), the photo's caption:
+            give it only to replace the caption. Both are EXIF ASCII: other characters are
+            written as "?". Every other EXIF tag is kept byte for byte
+            (:func:`~csrtouch.io.metadata.stamp`).
+        provenance: properties recorded in the XMP packet in csrtouch's namespace, name ->
+            text (``csrtouch:Style``, ...), added to the image's own packet, whose other
+            properties are kept (:mod:`~csrtouch.io.xmp`), or to a new one.
 
     Raises:
         UsageError: an unknown format, a format that ``path``'s suffix contradicts, a
@@ -75,7 +86,7 @@ def encode(
         raise UsageError(
             f"the file name ends in {path.suffix} but the format asked for is {format}", path
         )
-    _write(path, lambda: _encoded(image, format, quality, bit_depth, software, description))
+    _write(path, lambda: _encoded(image, format, quality, bit_depth, software, description, provenance))
 
 
 def encode_bytes(
@@ -86,22 +97,25 @@ def encode_bytes(
     bit_depth: int | None = None,
     software: str | None = None,
     description: str | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> bytes:
     """Encode ``image`` as the bytes of a file in ``format``; arguments as :func:`encode`.
 
     The ICC profile, EXIF and XMP go wherever the format carries them; pixels that decode
     converted out of the profile into sRGB are converted back into it. Alpha is written to
-    PNG, TIFF and WebP and dropped from JPEG. A grayscale image is written as grayscale (its
-    luma, which is exact while the three channels are equal), except that grayscale with
-    alpha goes to PNG and TIFF as RGBA, since OpenCV reads and writes only 1, 3 or 4
-    channels, and WebP, which has no grayscale, gets RGB. WebP is lossy, at ``quality``.
-    TIFF is Deflate-compressed (see :mod:`~csrtouch.io.tiff`).
+    PNG, TIFF and WebP. JPEG has none: transparent pixels are flattened onto white, as
+    editors export them (what lies under full transparency is often garbage, which dropping
+    the alpha would show), and :data:`JPEG_FLATTENED` is added to ``image.warnings``. A
+    grayscale image is written as grayscale (its luma, which is exact while the three
+    channels are equal), with its alpha as gray+alpha, except to WebP, which has no
+    grayscale and gets RGB(A), and to a 16-bit TIFF, which gets RGBA (see ``_encoded``).
+    WebP is lossy, at ``quality``. TIFF is Deflate-compressed (see :mod:`~csrtouch.io.tiff`).
 
     Raises:
         UsageError: as :func:`encode`.
         EncodeError: the encoder fails, e.g. EXIF too long for a JPEG segment.
     """
-    data = _encoded(image, format, quality, bit_depth, software, description)
+    data = _encoded(image, format, quality, bit_depth, software, description, provenance)
     if callable(data):
         buffer = io.BytesIO()
         data(buffer)
@@ -116,6 +130,7 @@ def _encoded(
     bit_depth: int | None,
     software: str | None,
     description: str | None,
+    provenance: Mapping[str, str] | None,
 ) -> bytes | Callable[[BinaryIO], None]:
     """The file's bytes, or a function that writes them to an empty file: for TIFF, whose
     strips are compressed as they are written, never held whole, and for JPEG, whose
@@ -130,20 +145,29 @@ def _encoded(
     pixels = _to_depth(colour.from_srgb(image), depth)
     alpha = None if image.alpha is None else _to_depth(image.alpha, depth)
     exif = _stamped(image.exif, software, description)
+    packet = _xmp(image.xmp, fmt, software, provenance)
+    if fmt == "jpeg" and alpha is not None:
+        if alpha.min() < np.iinfo(alpha.dtype).max:
+            pixels = _onto_white(pixels, alpha)
+            image.warnings.append(JPEG_FLATTENED)
+        alpha = None
     try:
         with metadata.quiet_pillow():
             if fmt == "jpeg":
-                return _jpeg(pixels, image.grayscale, quality, image.icc_profile, exif, image.xmp)
+                return _jpeg(pixels, image.grayscale, quality, image.icc_profile, exif, packet)
             if fmt == "webp":
-                return _webp(pixels, alpha, quality, image.icc_profile, exif, image.xmp)
+                return _webp(pixels, alpha, quality, image.icc_profile, exif, packet)
             if fmt == "png":
-                return png.add_metadata(
-                    _imencode(".png", _opencv_planes(pixels, alpha, image.grayscale)),
-                    icc_profile=image.icc_profile,
-                    exif=exif,
-                    xmp=image.xmp,
-                )
+                if image.grayscale and alpha is not None:
+                    # OpenCV writes 1, 3 or 4 channels only.
+                    encoded = png.gray_alpha(_luma(pixels), alpha)
+                else:
+                    encoded = _imencode(".png", _opencv_planes(pixels, alpha, image.grayscale))
+                return png.add_metadata(encoded, icc_profile=image.icc_profile, exif=exif, xmp=packet)
             tags = _tiff_tags(exif)
+            # 16-bit gray+alpha TIFFs are legal, but Pillow cannot open them and OpenCV reads
+            # them as 8-bit gray: RGBA, which every reader takes, keeps the 16 bits.
+            gray = image.grayscale and (alpha is None or alpha.dtype == np.uint8)
     except EncodeError:
         raise
     except Exception as e:  # an encoder's own exception types must not reach the caller
@@ -156,10 +180,10 @@ def _encoded(
                     file,
                     pixels,
                     alpha=alpha,
-                    grayscale=image.grayscale,
+                    grayscale=gray,
                     tags=tags,
                     icc_profile=image.icc_profile,
-                    xmp=image.xmp,
+                    xmp=packet,
                 )
         except OSError:  # writing the file: write_atomic says which and why
             raise
@@ -177,6 +201,15 @@ def _to_depth(array: np.ndarray, depth: int) -> np.ndarray:
         # Round to nearest: x / 257 maps 0..65535 onto 0..255 exactly at both ends.
         return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
     return np.ascontiguousarray(array)
+
+
+def _onto_white(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` pixels composited over white by their ``(H, W)`` alpha, in the file's
+    own encoding, as editors flatten for export; a new array."""
+    top = int(np.iinfo(pixels.dtype).max)
+    a = alpha.astype(np.uint32)[..., None]
+    flat = (pixels * a + top * (top - a) + top // 2) // top
+    return flat.astype(pixels.dtype)
 
 
 def _jpeg(
@@ -247,6 +280,7 @@ def encode_bands(
     xmp: bytes | None = None,
     software: str | None = None,
     description: str | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> None:
     """Write an RGB image atomically as a JPEG or TIFF from its rows, never holding the
     frame; arguments as for :func:`encode`, the pixels in sRGB or ``icc_profile``'s space.
@@ -273,6 +307,7 @@ def encode_bands(
     check_bit_depth(fmt, bit_depth)
     _check_quality(quality)
     exif = _stamped(exif, software, description)
+    xmp = _xmp(xmp, fmt, software, provenance)
     rows_per_band, mcus_per_row = band_rows(width), -(-width // 16)
     dtype = np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
 
@@ -355,6 +390,16 @@ def _stamped(exif: bytes | None, software: str | None, description: str | None) 
     return metadata.stamp(exif, {k: v for k, v in stamps.items() if v is not None})
 
 
+def _xmp(packet: bytes | None, fmt: str, software: str | None, provenance: Mapping[str, str] | None) -> bytes | None:
+    """The XMP packet to write: ``packet`` with the provenance (see :func:`encode`)."""
+    if provenance is None:
+        return packet
+    stamped = xmp.with_provenance(packet, software, provenance)
+    if fmt == "jpeg" and stamped is not None and len(stamped) > _JPEG_XMP_MAX:
+        return packet  # a packet that fitted before is not made too long for the file
+    return stamped
+
+
 def _tiff_tags(exif: bytes | None) -> dict[int, Any]:
     """The IFD0 tags a TIFF carries of an EXIF block."""
     parsed = metadata.load_exif(exif)
@@ -417,10 +462,15 @@ def _webp(
     return out.getvalue()
 
 
+def _luma(pixels: np.ndarray) -> np.ndarray:
+    """The gray of ``(H, W, 3)`` pixels: exact while the three channels are equal."""
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+
+
 def _opencv_planes(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool) -> np.ndarray:
     """Gray, BGR or BGRA, the channel orders ``cv2.imencode`` writes."""
     if grayscale and alpha is None:
-        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+        return _luma(pixels)
     if alpha is None:
         return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     planes = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGRA)

@@ -28,8 +28,8 @@ class Image:
             retoucher works in; encode converts them back and embeds ``icc_profile``. False
             when the pixels are in ``icc_profile``'s own space (or it is sRGB, or absent).
         warnings: what the user should know about this image that did not stop it being
-            decoded (an all-black RAW, a colour profile that could not be applied), one
-            line each.
+            decoded or encoded (an all-black RAW, a colour profile that could not be
+            applied, transparency flattened for a JPEG), one line each.
     """
 
     pixels: np.ndarray

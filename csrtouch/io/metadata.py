@@ -1,8 +1,14 @@
-"""EXIF: orientation, the tags a result is stamped with, and moving EXIF in and out of TIFF."""
+"""EXIF: orientation, the tags a result is stamped with, and moving EXIF in and out of TIFF.
+
+A photo's EXIF is the user's: csrtouch sets the few IFD0 tags it must (Orientation after
+turning the pixels upright, Software) by editing the block's bytes, and everything else
+stays byte for byte where it was (see :func:`stamp`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import struct
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -96,19 +102,92 @@ def orient(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def stamp(exif: bytes | None, tags: dict[int, Any]) -> bytes | None:
-    """Set ``tags`` (IFD0 tag -> value) in an EXIF block; a new block if ``exif`` is None.
+    r"""Set ``tags`` (IFD0 tag -> value) in an EXIF block; a new block if ``exif`` is None.
 
-    Returns ``exif`` itself when there is nothing to set. An unreadable block is replaced,
-    since its tags cannot be kept while adding new ones. Setting tags drops IFD1 (the
-    embedded thumbnail), which would be stale anyway.
+    Every other byte stays where it was: a tag whose value fits in its IFD entry is set in
+    place; otherwise IFD0 is copied, with the new entries, to the end of the block and the
+    header pointed at the copy. The Exif, GPS and Interop IFDs and every value keep their
+    offsets, so maker notes, which many cameras write with offsets from the start of the
+    block, stay readable; Pillow's ``Exif.tobytes`` would lay the block out anew. The old
+    IFD0 is left unused. IFD1, the embedded thumbnail, is unlinked: it shows the photo
+    before retouching, and turned the old way once Orientation is reset.
+
+    In an existing block the values are text, EXIF ASCII (other characters are written as
+    "?"), or whole numbers, SHORT or, above 65535, LONG; a new block takes whatever Pillow's
+    ``Exif`` takes (sub-IFDs as dicts, rationals). Returns ``exif`` itself when there is
+    nothing to set, with or without the ``Exif\0\0`` prefix as it came. An unreadable block
+    is replaced, since its tags cannot be kept while adding new ones.
     """
     if not tags:
         return exif
-    parsed = load_exif(exif) or PIL.Image.Exif()
-    with quiet_pillow():
-        for tag, value in tags.items():
-            parsed[tag] = value
-        return parsed.tobytes()
+    if exif is None:
+        parsed = PIL.Image.Exif()
+        with quiet_pillow():
+            for tag, value in tags.items():
+                parsed[tag] = value
+            return parsed.tobytes()
+    prefix = b"" if exif and not exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX
+    try:
+        return prefix + _set_ifd0(bytes(exif).removeprefix(_EXIF_PREFIX), tags)
+    except (ValueError, struct.error):
+        return stamp(None, tags)
+
+
+_EXIF_PREFIX = b"Exif\0\0"
+_ASCII, _SHORT, _LONG = 2, 3, 4
+
+
+def _set_ifd0(tiff: bytes, tags: dict[int, Any]) -> bytes:
+    """``stamp`` on the TIFF structure of an EXIF block (no prefix).
+
+    Raises:
+        ValueError: the header or IFD0 is malformed.
+    """
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or struct.unpack_from(order + "H", tiff, 2)[0] != 42:
+        raise ValueError("not a TIFF header")
+    ifd0 = struct.unpack_from(order + "I", tiff, 4)[0]
+    count = struct.unpack_from(order + "H", tiff, ifd0)[0] if ifd0 >= 8 else 0
+    end = ifd0 + 2 + 12 * count
+    if ifd0 < 8 or end + 4 > len(tiff):
+        raise ValueError("IFD0 lies outside the block")
+    entries = {struct.unpack_from(order + "H", tiff, ifd0 + 2 + 12 * i)[0]: ifd0 + 2 + 12 * i for i in range(count)}
+    values = {tag: _value(value, order) for tag, value in tags.items()}
+    out = bytearray(tiff)
+    if all(tag in entries and len(data) <= 4 for tag, (_, _, data) in values.items()):
+        for tag, (kind, n, data) in values.items():
+            out[entries[tag] : entries[tag] + 12] = struct.pack(order + "HHI", tag, kind, n) + data.ljust(4, b"\0")
+        out[end : end + 4] = bytes(4)  # no IFD1
+        return bytes(out)
+    out += bytes(len(out) % 2)  # IFDs and values start on a word boundary
+    fields = {tag: tiff[offset : offset + 12] for tag, offset in entries.items()}
+    start = len(out)
+    spill_at = start + 2 + 12 * len(fields.keys() | values.keys()) + 4
+    spill = bytearray()
+    for tag, (kind, n, data) in values.items():
+        if len(data) <= 4:
+            field = data.ljust(4, b"\0")
+        else:
+            # Values too long for the entry follow the new IFD0.
+            field = struct.pack(order + "I", spill_at + len(spill))
+            spill += data + bytes(len(data) % 2)
+        fields[tag] = struct.pack(order + "HHI", tag, kind, n) + field
+    out += struct.pack(order + "H", len(fields)) + b"".join(fields[t] for t in sorted(fields)) + bytes(4)
+    out += spill
+    out[4:8] = struct.pack(order + "I", start)
+    return bytes(out)
+
+
+def _value(value: Any, order: str) -> tuple[int, int, bytes]:
+    """An IFD entry's type, count and value bytes."""
+    if isinstance(value, str):
+        data = value.encode("ascii", "replace") + b"\0"
+        return _ASCII, len(data), data
+    if isinstance(value, int) and 0 <= value <= 0xFFFF:
+        return _SHORT, 1, struct.pack(order + "H", value)
+    if isinstance(value, int) and 0 <= value <= 0xFFFFFFFF:
+        return _LONG, 1, struct.pack(order + "I", value)
+    raise TypeError(f"EXIF tags are set to text or a number of 0 to 2**32 - 1, not {value!r}")
 
 
 def portable_tags(exif: PIL.Image.Exif) -> dict[int, Any]:

@@ -23,6 +23,7 @@ whole, which reports the problem (``decode``).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,18 +32,15 @@ import numpy as np
 import PIL.Image
 
 from csrtouch.errors import DecodeError
-from csrtouch.io import colour, metadata
+from csrtouch.io import colour, metadata, vips_jpeg
 from csrtouch.io.decode import MAX_PIXELS, jpeg_problem, xmp_packet
 from csrtouch.io.encode import band_rows
 from csrtouch.io.image import Image
-from csrtouch.io.stderr import quiet_stderr
 
 #: Photos of at least this many pixels are streamed. Reading a photo twice costs 10 to 20%
 #: more time than decoding it once into memory (README, "Speed"); a smaller photo's frame
 #: is under 48 MB, and a batch's peak memory stays about what a 16 MP photo needs.
 STREAM_PIXELS = 16_000_000
-#: Rows asked of libvips at a time: one row of a 4:2:0 JPEG's MCUs.
-_FETCH_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -64,39 +62,21 @@ class JpegSource:
     def bands(self) -> Iterator[np.ndarray]:
         """The RGB pixels as stored, as ``(band_rows(width), width, 3)`` uint8 bands, top to
         bottom (the last may be shorter), each decoded into one buffer that the next
-        overwrites.
+        overwrites. Any libjpeg warning fails the file (``vips_jpeg``): ``open_jpeg`` leaves
+        those a harmless one may come with to ``decode``, so both reach the same verdict.
 
         Raises:
-            DecodeError: libvips cannot read the file, or it changed since it was opened.
+            DecodeError: libvips cannot read the file, libjpeg finds its data damaged, or
+                it changed since it was opened.
         """
-        import pyvips
-
-        pyvips.cache_set_max(0)  # libvips would keep each file's loader (and its buffers) for reuse
-        rows_per_band = band_rows(self.width)
-        buffer = np.empty((rows_per_band, self.width, 3), np.uint8)
-        try:
-            with quiet_stderr():  # libjpeg's warnings about damaged data, as for OpenCV
-                image = pyvips.Image.new_from_file(str(self.path), access="sequential")
-            if (image.width, image.height, image.bands, image.format) != (self.width, self.height, 3, "uchar"):
+        top = 0
+        for band in vips_jpeg.read_bands(self.path, self.path, band_rows(self.width)):
+            top += len(band)
+            if band.shape[1:] != (self.width, 3) or top > self.height:
                 raise DecodeError("the file changed while it was being read", self.path)
-            for top in range(0, self.height, rows_per_band):
-                band = buffer[: min(rows_per_band, self.height - top)]
-                # A few rows at a time, each through a region of its own: libvips then holds
-                # about 25 MB at 24 MP (measured); one region asked for whole bands held
-                # 100 MB at 50 MP.
-                for row in range(0, len(band), _FETCH_ROWS):
-                    rows = band[row : row + _FETCH_ROWS]
-                    with quiet_stderr():
-                        fetched = pyvips.Region.new(image).fetch(0, top + row, self.width, len(rows))
-                    rows.reshape(-1)[:] = np.frombuffer(fetched, np.uint8)
-                yield band
-        except pyvips.Error as e:
-            # libvips' own line names its loader; libjpeg's last one says what is wrong (the
-            # buffer may still hold warnings about files read before).
-            detail = next((line.strip() for line in reversed((e.detail or "").splitlines()) if line.strip()), "")
-            detail = detail.removeprefix("VipsJpeg: ")
-            message = f"libjpeg: {detail}" if detail else "libjpeg could not decode it"
-            raise DecodeError(f"corrupt image data ({message})", self.path) from e
+            yield band
+        if top != self.height:
+            raise DecodeError("the file changed while it was being read", self.path)
 
     def to_srgb(self, pixels: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 pixels of the file in sRGB, as decode converts them."""
@@ -129,6 +109,14 @@ def open_jpeg(path: Path) -> JpegSource | None:
         return None
     try:
         if jpeg_problem(path.read_bytes()) is not None:
+            return None
+        # A harmless libjpeg warning comes with the header or the first rows; such a file is
+        # left to decode, which passes the warning on (``bands`` would fail it). A file that
+        # fails is still streamed: ``bands`` fails it in decode's words.
+        harmless: list[str] = []
+        with contextlib.suppress(DecodeError):
+            next(vips_jpeg.read_bands(path, path, vips_jpeg.FETCH_ROWS, harmless))
+        if harmless:
             return None
     except OSError:
         return None

@@ -55,27 +55,26 @@ def write(
         pixels: ``(H, W, 3)`` uint8 or uint16 RGB.
         alpha: ``(H, W)`` of the pixels' dtype, written as unassociated alpha (RGBA).
         grayscale: write the luma of ``pixels`` as one sample (exact while the three
-            channels are equal); with alpha the file is RGBA.
+            channels are equal); with alpha the file is gray+alpha.
         tags: IFD0 tag -> value; the EXIF (0x8769) and GPS (0x8825) IFDs as dicts.
         icc_profile: the ICC profile.
         xmp: the XMP packet.
     """
     h, w, _ = pixels.shape
-    gray = grayscale and alpha is None
-    samples = 1 if gray else 3 if alpha is None else 4
+    samples = (1 if grayscale else 3) + (alpha is not None)
     rows = strip_rows(w, samples, pixels.dtype)
 
     def strips() -> Iterator[np.ndarray]:
         for r0 in range(0, h, rows):
             band = pixels[r0 : r0 + rows]
-            if gray:
-                yield cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
-            elif alpha is not None:
-                yield np.dstack([band, alpha[r0 : r0 + rows]])
+            colour = cv2.cvtColor(band, cv2.COLOR_RGB2GRAY) if grayscale else band
+            if alpha is not None:
+                yield np.dstack([colour, alpha[r0 : r0 + rows]])
             else:
-                yield np.ascontiguousarray(band)
+                yield np.ascontiguousarray(colour)
 
-    _write(file, strips(), (h, w, samples), pixels.dtype, rows, alpha is not None, tags, icc_profile, xmp)
+    shape = (h, w, samples)
+    _write(file, strips(), shape, pixels.dtype, rows, grayscale, alpha is not None, tags, icc_profile, xmp)
 
 
 def write_bands(
@@ -92,7 +91,7 @@ def write_bands(
     """``write`` an RGB image given as ``(rows, width, 3)`` bands of ``dtype``, top to
     bottom, of any heights: the file is the one ``write`` makes of the whole frame."""
     rows = strip_rows(width, 3, dtype)
-    _write(file, _restrip(bands, rows), (height, width, 3), np.dtype(dtype), rows, False, tags, icc_profile, xmp)
+    _write(file, _restrip(bands, rows), (height, width, 3), np.dtype(dtype), rows, False, False, tags, icc_profile, xmp)
 
 
 def strip_rows(width: int, samples: int, dtype: np.dtype) -> int:
@@ -129,6 +128,7 @@ def _write(
     shape: tuple[int, int, int],
     dtype: np.dtype,
     rows: int,
+    gray: bool,
     alpha: bool,
     tags: dict[int, Any],
     icc_profile: bytes | None,
@@ -146,7 +146,7 @@ def _write(
     ifd[257] = h
     ifd[258] = (8 * dtype.itemsize,) * samples  # BitsPerSample
     ifd[259] = _ADOBE_DEFLATE
-    ifd[262] = 1 if samples == 1 else 2  # PhotometricInterpretation: BlackIsZero or RGB
+    ifd[262] = 1 if gray else 2  # PhotometricInterpretation: BlackIsZero or RGB
     ifd[277] = samples
     ifd[278] = rows
     ifd[284] = 1  # PlanarConfiguration: chunky

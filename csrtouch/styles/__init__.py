@@ -1,7 +1,7 @@
 """Style registry, safe style files, and where they live."""
 
 from csrtouch.styles.importing import import_style
-from csrtouch.styles.paths import home_dir, user_styles_dir
+from csrtouch.styles.paths import home_dir, user_styles_dir, user_styles_problem
 from csrtouch.styles.registry import (
     Style,
     StyleInfo,
@@ -9,6 +9,7 @@ from csrtouch.styles.registry import (
     list_styles,
     load_shared_network,
     load_style,
+    remove_style,
 )
 
 __all__ = [
@@ -20,5 +21,7 @@ __all__ = [
     "list_styles",
     "load_shared_network",
     "load_style",
+    "remove_style",
     "user_styles_dir",
+    "user_styles_problem",
 ]

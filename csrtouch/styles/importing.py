@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -76,19 +77,37 @@ def _network_for(style: Path, sha256: str) -> dict[str, np.ndarray]:
 
 
 def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    import warnings
+
     import torch
 
     from csrtouch.model import CSRNet
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise StyleError(f"cannot read ({e.strerror or e})", path) from e
+    # torch.save writes a zip, older torch a pickle; anything else would give torch's KeyError: '101'.
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        reason = "the file is empty" if not head else "it is neither a zip archive nor a pickle"
+        raise StyleError(f"not a CSRNet checkpoint (torch could not read it: {reason})", path)
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the library never prints
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals, zip errors, truncation all surface here
-        raise StyleError(f"cannot read checkpoint safely ({str(e).splitlines()[0][:160]})", path) from e
+        reason = _torch_reason(e)
+        if "GLOBAL" in reason:  # a pickle naming a Python function or class: code, not tensors
+            message = f"cannot read checkpoint safely: it holds Python objects, not only tensors ({reason})"
+            raise StyleError(message, path) from e
+        raise StyleError(f"not a CSRNet checkpoint (torch could not read it: {reason})", path) from e
     for key in ("params", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
-    if not isinstance(state, dict):
-        raise StyleError(f"checkpoint holds a {type(state).__name__}, expected a state dict", path)
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        what = "a dict with keys that are not names" if isinstance(state, dict) else f"a {type(state).__name__}"
+        raise StyleError(f"not a CSRNet checkpoint: it holds {what}, expected a state dict", path)
     state = {k.removeprefix("module."): v for k, v in state.items()}
     expected = CSRNet().state_dict()
     missing = sorted(set(expected) - set(state))
@@ -105,8 +124,25 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(ref.shape):
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise StyleError(f"tensor {key} has shape {got}, expected {tuple(ref.shape)}", path)
-        array = value.detach().to(torch.float32).numpy()
-        if not np.isfinite(array).all():
-            raise StyleError(f"tensor {key} holds NaN or infinite values", path)
-        out[key] = array
+        try:
+            out[key] = value.detach().to(torch.float32).numpy()
+        except (RuntimeError, TypeError) as e:  # sparse, quantized or meta tensors
+            raise StyleError(f"tensor {key} cannot be read as float32 ({_torch_reason(e)})", path) from e
+    files.check_values(out, path)
     return out
+
+
+def _torch_reason(e: Exception) -> str:
+    """The gist of one of torch's multi-paragraph load errors, on one short line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    # Refusals of weights_only loads bury the cause under advice on loading unsafely.
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    elif text.startswith("Weights only load failed"):
+        text = text.partition("\n")[2]
+    text = re.sub(r"\[enforce fail at [^\]]*\]\s*\.?\s*", "", text)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = line.split(". ", 1)[0].rstrip(".")
+    if not line or line.strip("'\"").isdigit():  # EOFError(''), KeyError('101') of a garbled pickle
+        line = "unexpected end of file" if isinstance(e, EOFError) else f"{type(e).__name__} {line}".strip()
+    return line[:120]

@@ -12,7 +12,14 @@ import numpy as np
 
 from csrtouch.errors import StyleError, UsageError
 from csrtouch.styles import files
-from csrtouch.styles.paths import HOME_ENV, bundled_dir, shared_network_path, user_styles_dir
+from csrtouch.styles.paths import (
+    HOME_ENV,
+    bundled_dir,
+    shared_network_path,
+    user_styles_dir,
+    user_styles_problem,
+    writable_user_styles_dir,
+)
 
 #: A style is a pair of 32-d vectors that modulate the shared network's condition.
 ARCH_VECTOR = "style-vector"
@@ -72,6 +79,10 @@ class Style:
     network_sha256: str
     offset: np.ndarray = field(default_factory=lambda: np.zeros(GFM_OFFSET, np.float32))
 
+    def __post_init__(self) -> None:
+        # Also a Style built in code, not loaded from a file; the network is checked by Network.
+        files.check_values({"gamma": self.gamma, "beta": self.beta, "offset": self.offset}, self.info.path)
+
     @property
     def name(self) -> str:
         return self.info.name
@@ -87,15 +98,32 @@ def check_name(name: str) -> str:
 
 
 def personal_style_path(name: str, *, force: bool = False) -> Path:
-    """Where a new personal style called ``name`` goes; refuses a bad or built-in name, and
-    an existing style unless ``force``."""
+    """Where a new personal style called ``name`` goes; refuses a bad or built-in name, an
+    existing style unless ``force``, and a folder it cannot write (a StyleError)."""
     check_name(name)
     if name in builtin_names():
         raise UsageError(f"{name!r} is a built-in style; choose another name")
     dest = user_styles_dir() / f"{name}{files.SUFFIX}"
     if dest.exists() and not force:
         raise UsageError(f"style {name!r} already exists ({dest}); use --force to replace it")
+    writable_user_styles_dir()
     return dest
+
+
+def remove_style(name: str) -> Path:
+    """Delete the personal or imported style ``name`` and return the path it had.
+
+    The file is found by name, never read, so a corrupt or unreadable style can be removed.
+    """
+    path, kind = style_path(name)
+    if kind == KIND_BUILTIN:
+        raise UsageError(f"{name!r} is a built-in style and cannot be removed")
+    try:
+        path.unlink()
+    except OSError as e:
+        message = f"cannot remove this style file ({e.strerror or e}); check the permissions of {path.parent}"
+        raise StyleError(message, path) from e
+    return path
 
 
 def _info(path: Path, kind: str) -> StyleInfo:
@@ -149,9 +177,11 @@ def style_path(name: str) -> tuple[Path, str]:
     if name in user:
         return user[name], KIND_PERSONAL
     available = ", ".join(sorted(set(builtin) | set(user))) or "none"
+    problem = user_styles_problem()
+    where = f"unusable: {problem}; set ${HOME_ENV} to a usable folder" if problem else f"set ${HOME_ENV} to move them"
     raise StyleError(
         f"unknown style {name!r}. Available: {available}. Personal styles live in {user_styles_dir()} "
-        f"(set ${HOME_ENV} to move them); see 'csrtouch list-styles'"
+        f"({where}); see 'csrtouch list-styles'"
     )
 
 
