@@ -4,7 +4,7 @@ Usage::
 
     python bench/expertc_quality.py [--shared PATH] [--seed 0] [--jobs 2] [--corpus]
                                     [--finished DIR] [--set KEY=VALUE ...] [--pretrained FILE]
-                                    [--lockbox] [--json FILE]
+                                    [--models DIR] [--lockbox] [--json FILE]
 
 The protocol (fixed before any recipe was compared against it; see weights/README.md):
 
@@ -35,7 +35,10 @@ pre-trained once on the training part of the ordinary corpus photos (the pairs p
 in it, so one pre-training serves every fold; ``--pretrained FILE`` saves it, or reuses it
 when the file exists), then fine-tuned per fold. ``--set`` overrides a keyword of
 ``csrtouch.training.train.train`` (``--set identity=0.25``), ``--set pretrain_KEY=V`` one
-of ``pretrain``. Folds train in ``--jobs`` processes of one torch thread each.
+of ``pretrain``, ``--set looks_KEY=V`` (or ``pretrain_looks_KEY=V``) one attribute of the
+random :class:`~csrtouch.training.train.Looks`. Folds train in ``--jobs`` processes of one
+torch thread each. ``--models DIR`` keeps each fold's model there and reuses it when the
+same settings are run again (the lockbox of a recipe is then scored without retraining it).
 """
 
 from __future__ import annotations
@@ -80,12 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", action="store_true", help="pre-train on (and mix in) the training part of the ordinary corpus photos, as csrtouch train --corpus")
     parser.add_argument("--pretrained", type=Path, help="save the pre-trained network here, or reuse it if the file exists")
     parser.add_argument("--finished", type=Path, help="train identity items on these finished photos too (e.g. <shared>/data/photos/kodak), dealt into the folds")
+    parser.add_argument("--models", type=Path, help="save each fold's model here, or reuse it if saved with the same settings")
     parser.add_argument("--lockbox", action="store_true", help="also score the corpus's lockbox photos (a recipe's final figure only)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     overrides = dict(_parse_override(item) for item in args.set)
     pre_overrides = {k.removeprefix("pretrain_"): v for k, v in overrides.items() if k.startswith("pretrain_")}
     overrides = {k: v for k, v in overrides.items() if not k.startswith("pretrain_")}
+    settings = {"seed": args.seed, "corpus": args.corpus, "overrides": overrides, "pretrain_overrides": pre_overrides,
+                "finished": str(args.finished or ""), "pretrained": str(args.pretrained or "")}
     data = args.shared / "data"
     root = data / "fivek-expertC"
     if not root.is_dir():
@@ -101,10 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     pretrained, pre_seconds = None, 0.0
     if args.corpus:
         pretrained, pre_seconds = _pretrained(corpus, args.seed, pre_overrides, args.pretrained)
-    _JOB.update(pairs=pairs, sources=sources, seed=args.seed, overrides=overrides, corpus=corpus,
+    _JOB.update(pairs=pairs, sources=sources, seed=args.seed, overrides=_with_looks(overrides), corpus=corpus,
                 finished=[photo for _, photo in finished_paths], pretrained=pretrained)
+    saved = {k: _load_fold(args.models, s, settings) for k, s in enumerate(sources)} if args.models else {}
+    todo = [k for k in range(len(sources)) if saved.get(k) is None]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("fork")) as pool:
-        results = list(pool.map(_train_fold, range(len(sources))))
+        for k, result in zip(todo, pool.map(_train_fold, todo)):
+            saved[k] = result
+            if args.models:
+                _save_fold(args.models, sources[k], settings, result)
+    results = [saved[k] for k in range(len(sources))]
     train_wall = time.perf_counter() - start
     models = [_retoucher(r.state_dict, r.gamma.numpy(), r.beta.numpy(), f"without {s}") for s, r in zip(sources, results)]
     checkpoint = args.shared / "reference" / "csrnet-official-expertC.pth"
@@ -186,10 +198,54 @@ def _pretrained(corpus: list[np.ndarray], seed: int, overrides: dict[str, Any], 
     if path is not None and path.is_file():
         print(f"pre-trained network from {path}", file=sys.stderr)
         return load_file(str(path)), 0.0
-    result = pretrain(corpus, seed=seed, progress=lambda step, loss: _report(-1, step, loss), **overrides)
+    result = pretrain(corpus, seed=seed, progress=lambda step, loss: _report(-1, step, loss), **_with_looks(overrides))
     if path is not None:
         save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
     return result.state_dict, result.seconds
+
+
+def _with_looks(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with its ``looks_KEY`` entries gathered into one ``looks=Looks(KEY=...)``."""
+    from csrtouch.training.train import Looks
+
+    looks = {k.removeprefix("looks_"): v for k, v in overrides.items() if k.startswith("looks_")}
+    rest = {k: v for k, v in overrides.items() if not k.startswith("looks_")}
+    return rest | ({"looks": Looks(**looks)} if looks else {})
+
+
+def _fold_file(folder: Path, source: str) -> Path:
+    return folder / f"without-{source}.safetensors"
+
+
+def _save_fold(folder: Path, source: str, settings: dict[str, Any], result) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"net.{k}": v.contiguous() for k, v in result.state_dict.items()} | {"gamma": result.gamma, "beta": result.beta}
+    meta = {"settings": json.dumps(settings, sort_keys=True, default=str), "seconds": str(result.seconds),
+            "iterations": str(result.iterations), "final_loss": str(result.final_loss)}
+    save_file(tensors, str(_fold_file(folder, source)), metadata=meta)
+
+
+def _load_fold(folder: Path, source: str, settings: dict[str, Any]):
+    """The fold model saved with these exact settings, else None (it is then trained)."""
+    from safetensors import safe_open
+
+    from csrtouch.training.train import TrainResult
+
+    path = _fold_file(folder, source)
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+        if meta.get("settings") != json.dumps(settings, sort_keys=True, default=str):
+            print(f"{path} was trained with other settings: training again", file=sys.stderr)
+            return None
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    print(f"fold without {source} from {path}", file=sys.stderr)
+    state = {k.removeprefix("net."): v for k, v in tensors.items() if k.startswith("net.")}
+    return TrainResult(state, tensors["gamma"], tensors["beta"], int(meta["iterations"]), float(meta["seconds"]),
+                       float(meta["final_loss"]))
 
 
 def _train_fold(k: int):
