@@ -24,10 +24,14 @@ from csrtouch.errors import CsrtouchError, EncodeError, UsageError
 if TYPE_CHECKING:
     from csrtouch.engine import Retoucher
     from csrtouch.io import Image
+    from csrtouch.io.resize import Fit
+    from csrtouch.io.stream import JpegSource
 
 OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
+#: A dry run's status of a file that a real run would retouch.
+PLANNED = "planned"
 
 #: OS errors after which no later file can be written either.
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
@@ -91,7 +95,8 @@ def walk(inputs: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Path], l
             failed.append(Result(path, None, FAILED, f"{path}: cannot read: {e.strerror or e}"))
             return
         if not regular:
-            failed.append(Result(path, None, FAILED, f"{path}: not a regular file (a FIFO, socket or device)"))
+            what = "a broken symbolic link" if not path.exists() else "not a regular file (a FIFO, socket or device)"
+            failed.append(Result(path, None, FAILED, f"{path}: {what}"))
         elif key not in seen:
             seen.add(key)
             files.append((path, rel))
@@ -119,7 +124,14 @@ def walk(inputs: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Path], l
     return files, folders, failed
 
 
-def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) -> tuple[list[Job], list[Result]]:
+def plan(
+    inputs: Iterable[Path],
+    out_dir: Path,
+    *,
+    format: str | None = None,
+    name: str | None = None,
+    style: str = "",
+) -> tuple[list[Job], list[Result]]:
     """Expand folders recursively and mirror them under ``out_dir``.
 
     A folder's images keep their relative paths; a file named directly goes to
@@ -129,19 +141,37 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
     name and every other one keeps its own extension too (``IMG_1.CR2.jpg``), whatever
     order the inputs come in.
 
+    ``name``, a template (:func:`check_name_template`), renames each output within its
+    folder of the mirrored tree. The rule above holds for the names it gives, with the
+    input's whole name as ``{stem}`` (``IMG_1.CR2_web.jpg``); inputs it still gives one
+    name fail, all but the first, as other clashes do.
+
     No output is ever an input of the same run, or inside an input folder (where the next
     run would take it for an input): such a file fails with a line that says so.
+
+    Args:
+        inputs: image files and folders.
+        out_dir: the output folder (not created).
+        format: the output format of every file (default: its own; TIFF for RAW and HEIC).
+        name: the output names' template, e.g. ``"{stem}_web.{ext}"``.
+        style: the style's name, for the template's ``{style}``; made safe for a file
+            name (``expertC:0.7,mine:0.3`` gives ``expertC-0.7-mine-0.3``).
 
     Returns:
         The jobs, and failed results for inputs that cannot be planned (missing or
         unreadable inputs, an output that would land on an input).
 
     Raises:
-        UsageError: the output folder is an input or inside an input folder.
+        UsageError: the output folder is an input or inside an input folder; ``name`` is
+            not a template of a file name, or gives an output an extension other than its
+            format's.
     """
     from csrtouch.io import default_output_format, output_suffix
     from csrtouch.io.formats import READ_ONLY_SUFFIXES, check_format, format_of_suffix
 
+    if name is not None:
+        check_name_template(name)
+    label = _file_name_label(style)
     out_dir = Path(out_dir)
     out_resolved = out_dir.resolve()
     files, folders, failed = walk(inputs)
@@ -163,10 +193,26 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
             return dest.with_suffix(output_suffix(default_output_format(src))), False
         return dest, True
 
+    def renamed(src: Path, dest: Path) -> Path:
+        """``dest``, the name the output would have, as the template names it."""
+        if name is None:
+            return dest
+        stem, ext = dest.name[: len(dest.name) - len(dest.suffix)], dest.suffix[1:]
+        parent = Path(os.path.abspath(src)).parent.name
+        new = dest.with_name(name.format(stem=stem, ext=ext, style=label, parent=parent))
+        wanted = format_of_suffix(dest)
+        if wanted is not None and format_of_suffix(new) != wanted:
+            raise UsageError(
+                f"--name {name!r} names the output of {src} {new.name!r}, but it is written as "
+                f"{wanted.upper()}; end the template with .{{ext}}"
+            )
+        return new
+
     named = [(src, *plain(src, rel)) for src, rel in files]
+    named = [(src, renamed(src, dest), same_format, dest) for src, dest, same_format in named]
     # Names that differ only in case clash too: they would on macOS's and Windows' disks.
     sharing: dict[str, int] = {}
-    for _, dest, _ in named:
+    for _, dest, _, _ in named:
         sharing[_folded(dest)] = sharing.get(_folded(dest), 0) + 1
     inputs_by_key = {src.resolve(): src for src, _ in files}
     inodes = {}
@@ -179,10 +225,10 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
 
     jobs: list[Job] = []
     claimed: dict[Path, Path] = {}
-    for i, (src, dest, same_format) in enumerate(named):
+    for i, (src, dest, same_format, default) in enumerate(named):
         if sharing[_folded(dest)] > 1 and not same_format:
             # x.cr2 and x.jpg (or x.cr2 and x.cr3) would share a name: keep the extension.
-            dest = dest.with_name(src.name + dest.suffix)
+            dest = renamed(src, default.with_name(src.name + default.suffix))
         key = _key(dest)
         clash = inputs_by_key.get(dest.resolve()) or _same_inode(dest, inodes)
         if clash is not None:
@@ -202,6 +248,94 @@ def plan(inputs: Iterable[Path], out_dir: Path, *, format: str | None = None) ->
         claimed[key] = src
         jobs.append(Job(src, dest))
     return jobs, failed
+
+
+#: The placeholders of an output name template, and what each stands for.
+NAME_FIELDS = {
+    "stem": "the input's name without its extension",
+    "style": "the style's name",
+    "ext": "the output's extension, without the dot",
+    "parent": "the name of the input's folder",
+}
+
+
+def check_name_template(template: str, option: str = "--name") -> str:
+    """Check that ``template`` names a file: text and the placeholders of
+    :data:`NAME_FIELDS` (``{stem}``, ``{style}``, ``{ext}``, ``{parent}``), ``{{`` and ``}}``
+    for braces; no folder, so that every output stays in its place in the mirrored tree.
+
+    Returns:
+        ``template``.
+
+    Raises:
+        UsageError: the template is empty, holds a path separator or a NUL, is ``.`` or
+            ``..``, has an unmatched brace, or a placeholder that is not one of those (or
+            has a conversion or a format spec).
+    """
+    import string
+
+    fields = ", ".join(f"{{{f}}}" for f in NAME_FIELDS)
+    if not template.strip():
+        raise UsageError(f"{option} is empty; give a file name such as '{{stem}}_web.{{ext}}' (placeholders: {fields})")
+    if any(sep in template for sep in ("/", "\\", "\0")):
+        raise UsageError(
+            f"{option} {template!r} holds a path separator; it names a file, which goes in its place in the "
+            "mirrored tree under OUTPUT (a subfolder or a path outside OUTPUT cannot be named)"
+        )
+    if template in (".", ".."):
+        raise UsageError(f"{option} {template!r} is not a file name")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise UsageError(f"{option} {template!r}: {e}; write a brace as {{{{ or }}}}") from None
+    for _, field, spec, conversion in parsed:
+        if field is not None and (field not in NAME_FIELDS or spec or conversion):
+            whole = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise UsageError(f"{option} {template!r}: unknown placeholder {{{whole}}}; the placeholders are {fields}")
+    return template
+
+
+def name_template(name: str | None = None, suffix: str | None = None) -> str | None:
+    """The output name template of ``--name`` or ``--suffix`` (text after the stem:
+    ``--suffix _web`` is ``{stem}_web.{ext}``); None for the inputs' own names.
+
+    Raises:
+        UsageError: both are given; or as :func:`check_name_template`.
+    """
+    if name is not None and suffix is not None:
+        raise UsageError("give --name or --suffix, not both (--suffix TEXT is --name '{stem}TEXT.{ext}')")
+    if suffix is not None:
+        if not suffix:
+            raise UsageError("--suffix is empty; give the text that follows each name's stem, such as _web")
+        return check_name_template("{stem}" + suffix.replace("{", "{{").replace("}", "}}") + ".{ext}", "--suffix")
+    return None if name is None else check_name_template(name)
+
+
+def _file_name_label(style: str) -> str:
+    """``style`` as a piece of a file name: runs of characters other than letters, digits,
+    ``.``, ``+`` and ``-`` (a mix's ``:`` and ``,``, a style file's folders) become ``-``."""
+    import re
+
+    return re.sub(r"[^\w.+-]+", "-", style).strip("-.") or "style"
+
+
+def dry_run(jobs: Iterable[Job], *, overwrite: bool = False) -> list[Result]:
+    """What :func:`run_batch` would do with each job, reading only: ``PLANNED`` where it
+    would retouch the input, ``SKIPPED`` where the output exists (without ``overwrite``),
+    ``FAILED`` where something other than a file stands at the output's path."""
+    results = []
+    for job in jobs:
+        # run_batch's own checks, made before it retouches a file.
+        if job.output.exists() or job.output.is_symlink():
+            if not job.output.is_file():
+                kind = "a folder" if job.output.is_dir() else "not a regular file"
+                results.append(Result(job.input, job.output, FAILED, f"{job.input}: its output {job.output} is {kind}; not written"))
+                continue
+            if not overwrite:
+                results.append(Result(job.input, job.output, SKIPPED, "output exists (use --overwrite to redo)"))
+                continue
+        results.append(Result(job.input, job.output, PLANNED))
+    return results
 
 
 def check_bit_depths(jobs: Iterable[Job], bit_depth: int) -> None:
@@ -399,16 +533,20 @@ def retouch_file(
     format: str | None = None,
     quality: int = 95,
     bit_depth: int | None = None,
+    fit: Fit | None = None,
 ) -> list[str]:
     """Decode ``job.input``, retouch it, and write ``job.output`` atomically with its metadata.
 
-    A large plain JPEG written as a JPEG or TIFF is never held whole (:mod:`csrtouch.io.stream`).
+    A large plain JPEG written as a JPEG or TIFF is never held whole (:mod:`csrtouch.io.stream`),
+    unless it is to be shrunk to ``fit`` (:mod:`csrtouch.io.resize`): then it is decoded
+    whole, retouched in place and shrunk.
 
     Returns:
         Warnings about the input that did not stop it.
     """
     from csrtouch.io import decode, encode
     from csrtouch.io.formats import check_format, format_of_suffix
+    from csrtouch.io.resize import shrink
 
     named = format_of_suffix(job.output)
     depth = bit_depth or 8
@@ -418,7 +556,7 @@ def retouch_file(
         from csrtouch.io.stream import open_jpeg
 
         source = open_jpeg(job.input)
-        if source is not None:
+        if source is not None and (fit is None or fit.size(*_upright_size(source)) is None):
             # A large photo, a band at a time: memory stays flat in its size.
             size = {"width": source.width, "height": source.height}
             dtype = np.uint16 if depth == 16 else np.uint8
@@ -429,6 +567,8 @@ def retouch_file(
             encode_bands(bands, job.output, **size, **options)
             return []
     image = _retouch(decode(job.input), retoucher, bit_depth)
+    if fit is not None:
+        shrink(image, fit)
     encode(image, job.output, format=format, quality=quality, bit_depth=bit_depth, **provenance(retoucher))
     return list(image.warnings)
 
@@ -441,14 +581,18 @@ def retouch_bytes(
     quality: int = 95,
     bit_depth: int | None = None,
     name: str = "<stdin>",
+    fit: Fit | None = None,
 ) -> tuple[bytes, list[str]]:
     """``retouch_file`` for a whole file in memory (stdin to stdout): encoded bytes and warnings.
 
     The output format is ``format``, else the input's (TIFF for RAW and HEIC).
     """
     from csrtouch.io import decode_bytes, default_output_format, encode_bytes
+    from csrtouch.io.resize import shrink
 
     image = _retouch(decode_bytes(data, name), retoucher, bit_depth)
+    if fit is not None:
+        shrink(image, fit)
     out = encode_bytes(
         image,
         format=format or default_output_format(image),
@@ -498,6 +642,12 @@ def provenance(retoucher: Retoucher) -> dict[str, str | dict[str, str]]:
             "ConditionShared": "True" if retoucher.shared else "False",
         },
     }
+
+
+def _upright_size(source: JpegSource) -> tuple[int, int]:
+    """``(width, height)`` of a streamed JPEG turned upright."""
+    turned = source.orientation in (5, 6, 7, 8)
+    return (source.height, source.width) if turned else (source.width, source.height)
 
 
 def _upright(orientation: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -10,12 +10,17 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from csrtouch import __version__
 from csrtouch.cli.status import ExitStatus
+
+if TYPE_CHECKING:
+    from csrtouch.io.resize import Fit
 
 app = typer.Typer(
     name="csrtouch",
@@ -62,8 +67,27 @@ def _printable(text: str) -> str:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"csrtouch {__version__}")
+        typer.echo(f"csrtouch {__version__} (network {_network_checksum()})")
         raise typer.Exit()
+
+
+def _network_checksum() -> str:
+    """The shipped network's checksum as outputs record it (XMP ``csrtouch:Network``: the
+    first 16 hex digits of its tensors' sha256), from its file's header, which names it.
+
+    Read by hand, not through ``csrtouch.styles`` (``styles.paths.shared_network_path``,
+    ``files.read_meta``), whose imports (numpy, safetensors) would slow ``--version`` down.
+    """
+    import struct
+    from importlib import resources
+
+    try:
+        with (resources.files("csrtouch.weights") / "csrnet-shared.safetensors").open("rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(min(size, 1 << 20)))
+        return str(header["__metadata__"]["tensors_sha256"])[:16]
+    except Exception as e:  # --version answers whatever state the install is in
+        return f"unreadable: {type(e).__name__}"
 
 
 @app.callback()
@@ -129,11 +153,42 @@ def _errors(traceback: bool) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-@app.command()
+class _Command(TyperCommand):
+    """A command whose arguments that have a metavar show it as written, in the usage line
+    and under Arguments: apply's ``INPUT... OUTPUT``, one list parameter, which typer would
+    show as ``{INPUT... OUTPUT}...`` and ``<list[Path]>``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            written = param.param_type_name == "argument" and param.metavar
+            pieces += [param.metavar] if written else param.get_usage_pieces(ctx)
+        return pieces
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                sections["Arguments"].append((param.metavar, record[1]) if param.metavar else record)
+            else:
+                sections["Options"].append(record)
+        for title, records in sections.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+@app.command(cls=_Command)
 def apply(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="INPUT... OUTPUT: image files or folders, then the output folder; '- -' for stdin to stdout."),
+        typer.Argument(
+            metavar="INPUT... OUTPUT",
+            help="Image files or folders, then the output folder; '- -' for stdin to stdout.",
+        ),
     ],
     style: Annotated[
         str, typer.Option("--style", "-s", help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
@@ -141,10 +196,17 @@ def apply(
     strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one). The CPU was faster, even beside an H200.")] = "cpu",
     exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images (default: where they hold up to 65^3 colours; past that, a baked 65^3 LUT).")] = False,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg, png or tiff (default: as the input).")] = None,
-    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
+    # The formats of csrtouch.io.formats.BIT_DEPTHS (importing it would load the codecs);
+    # a test checks that the help names each.
+    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="Output format: jpeg, png, tiff or webp (default: the input's; TIFF for RAW and HEIC).")] = None,
+    quality: Annotated[int, typer.Option(min=1, max=100, metavar="N", help="Quality of JPEG and WebP outputs, 1-100 (PNG and TIFF are lossless).")] = 95,
     bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
+    long_side: Annotated[Optional[str], typer.Option("--long-side", metavar="N", help="Shrink each output so that its longer side is at most N pixels (area averaging, after the look; never enlarged).")] = None,
+    max_size: Annotated[Optional[str], typer.Option("--max-size", metavar="WxH", help="Shrink each output to fit in W x H pixels; Wx or xH bounds one side.")] = None,
+    suffix: Annotated[Optional[str], typer.Option("--suffix", metavar="TEXT", help="Add TEXT to each output's name: --suffix _web gives IMG_1_web.jpg.")] = None,
+    template: Annotated[Optional[str], typer.Option("--name", metavar="TEMPLATE", help="Output file names from {stem}, {style}, {ext} (the output's extension) and {parent} (the input's folder), e.g. '{stem}_{style}.{ext}'.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each input, its output and whether it would be retouched, skipped or refused; write nothing.")] = False,
     consistent: Annotated[
         bool, typer.Option("--consistent", help="One look for the whole batch: a condition shared across all inputs.")
     ] = False,
@@ -179,11 +241,18 @@ def apply(
             inputs += _read_list(from_list)
         if not inputs:
             raise UsageError("give at least one INPUT (or --from-list) and the OUTPUT folder")
+        fit = _export_size(long_side, max_size)
         stream = Path("-")
         if stream in inputs or out_dir == stream:
             if inputs != [stream] or out_dir != stream or from_list == "-":
                 raise UsageError("'-' reads one image from stdin and writes it to stdout: give it as both INPUT and OUTPUT")
-            return _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet)
+            for given, option in ((template, "--name"), (suffix, "--suffix"), (dry_run or None, "--dry-run")):
+                if given is not None:
+                    raise UsageError(f"{option} is for files and folders; '-' writes one image to stdout")
+            return _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet, fit)
+        from csrtouch.batch import FAILED, OK, SKIPPED, check_bit_depths, name_template, plan, retouch_file, run_batch
+
+        naming = name_template(template, suffix)
         _check_out_folder(out_dir, "OUTPUT")
         if format is not None:
             from csrtouch.io.formats import check_bit_depth, check_format
@@ -191,15 +260,17 @@ def apply(
             format = check_format(format)  # validates the name
             if bit_depth is not None:
                 check_bit_depth(format, bit_depth)
-        from csrtouch.batch import FAILED, OK, SKIPPED, check_bit_depths, plan, retouch_file, run_batch
         from csrtouch.engine import Retoucher
 
-        jobs, failed = plan(inputs, out_dir, format=format)
+        # Before the plan, whose names may hold the style's ({style}).
+        retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
+        jobs, failed = plan(inputs, out_dir, format=format, name=naming, style=retoucher.name)
         if not jobs and not failed:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
         if bit_depth is not None:
             check_bit_depths(jobs, bit_depth)
-        retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
+        if dry_run:
+            return _print_plan(failed, jobs, out_dir, overwrite=overwrite, json_lines=json_lines, quiet=quiet)
         err = _stderr()
         show_progress = not quiet and err.is_terminal
         if consistent:
@@ -229,7 +300,7 @@ def apply(
 
             results += run_batch(
                 jobs,
-                lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth),
+                lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth, fit=fit),
                 overwrite=overwrite,
                 on_result=on_result,
                 reraise=traceback,
@@ -265,7 +336,59 @@ def _read_list(source: str) -> list[Path]:
     return [Path(os.fsdecode(line)) for line in lines if line.strip()]
 
 
-def _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet) -> None:
+def _export_size(long_side: str | None, max_size: str | None) -> Fit | None:
+    """``--long-side N`` and ``--max-size WxH`` (``Wx``, ``xH``) as one bound, or None."""
+    import re
+
+    from csrtouch.errors import UsageError
+    from csrtouch.io.resize import Fit
+
+    if long_side is None and max_size is None:
+        return None
+    bounds: dict[str, int] = {}
+    if long_side is not None:
+        if not re.fullmatch(r"\s*[0-9]+\s*", long_side) or int(long_side) < 1:
+            raise UsageError(f"--long-side is a whole number of pixels, 1 or more, such as 2048; got {long_side!r}")
+        bounds["long_side"] = int(long_side)
+    if max_size is not None:
+        match = re.fullmatch(r"\s*([0-9]*)\s*[xX]\s*([0-9]*)\s*", max_size)
+        sides = [int(g) if g else None for g in match.groups()] if match else []
+        if not sides or sides == [None, None] or 0 in sides:
+            raise UsageError(
+                f"--max-size is WIDTHxHEIGHT in pixels, such as 1920x1080 (1920x or x1080 bounds one side); got {max_size!r}"
+            )
+        bounds.update((k, v) for k, v in zip(("width", "height"), sides) if v is not None)
+    return Fit(**bounds)
+
+
+def _print_plan(failed: list, jobs: list, out_dir: Path, *, overwrite: bool, json_lines: bool, quiet: bool) -> None:
+    """``apply --dry-run``: a line per input on stdout (a JSON object with ``--json``), what it
+    would come to; exit status 1 where any would fail."""
+    from csrtouch.batch import FAILED, PLANNED, SKIPPED, dry_run
+
+    results = [*failed, *dry_run(jobs, overwrite=overwrite)]
+    for r in results:
+        if json_lines:
+            line = json.dumps(r.as_dict())
+        elif r.status == PLANNED:
+            line = _printable(f"retouch  {r.input} -> {r.output}")
+        elif r.status == SKIPPED:
+            line = _printable(f"skip     {r.input} -> {r.output} (exists; --overwrite redoes it)")
+        else:
+            line = _printable(f"refuse   {r.error if str(r.input) in (r.error or '') else f'{r.input}: {r.error}'}")
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    counts = {s: sum(r.status == s for r in results) for s in (PLANNED, SKIPPED, FAILED)}
+    if not quiet:
+        _stderr().print(_esc(
+            f"dry run: {counts[PLANNED]} to retouch, {counts[SKIPPED]} skipped (already done), "
+            f"{counts[FAILED]} refused -> {out_dir}; nothing was written"
+        ))
+    if counts[FAILED]:
+        raise typer.Exit(ExitStatus.FAILED)
+
+
+def _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet, fit=None) -> None:
     """One image from stdin to stdout; the format is read from the bytes."""
     import time
 
@@ -282,7 +405,7 @@ def _apply_stream(style, strength, device, exact, format, quality, bit_depth, js
     start = time.perf_counter()
     data = sys.stdin.buffer.read()
     retoucher = Retoucher(style, strength=strength, device=device, exact=exact)
-    out, warnings = retouch_bytes(data, retoucher, format=format, quality=quality, bit_depth=bit_depth)
+    out, warnings = retouch_bytes(data, retoucher, format=format, quality=quality, bit_depth=bit_depth, fit=fit)
     try:
         sys.stdout.buffer.write(out)
         sys.stdout.buffer.flush()

@@ -22,6 +22,9 @@ IMAGE_DESCRIPTION = 0x010E
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
 INTEROP_IFD = 0xA005
+#: Exif IFD tags: the width and height of the image the block describes.
+PIXEL_X_DIMENSION = 0xA002
+PIXEL_Y_DIMENSION = 0xA003
 
 #: IFD0 tags that describe the photo rather than the layout of its pixel data, so they stay
 #: true when the pixels are re-encoded. A TIFF keeps its EXIF in IFD0 next to its strip
@@ -137,27 +140,71 @@ _EXIF_PREFIX = b"Exif\0\0"
 _ASCII, _SHORT, _LONG = 2, 3, 4
 
 
+def stamp_dimensions(exif: bytes | None, width: int, height: int) -> bytes | None:
+    r"""Set EXIF PixelXDimension and PixelYDimension (the image's size) in the Exif IFD of
+    an EXIF block, as :func:`stamp` sets IFD0 tags: in place where they are, else with the
+    Exif IFD copied, with them, to the end of the block; every other byte stays.
+
+    Returns ``exif`` itself when it is None, unreadable, or has no Exif IFD (a block that
+    names no dimensions is not wrong about them).
+    """
+    if not exif:
+        return exif
+    prefix = _EXIF_PREFIX if exif.startswith(_EXIF_PREFIX) else b""
+    tiff = bytes(exif).removeprefix(_EXIF_PREFIX)
+    try:
+        order, ifd0 = _header(tiff)
+        entries = _entries(tiff, order, ifd0)
+        if EXIF_IFD not in entries:
+            return exif
+        pointer = entries[EXIF_IFD] + 8
+        at = struct.unpack_from(order + "I", tiff, pointer)[0]
+        return prefix + _set_ifd(tiff, order, at, pointer, {PIXEL_X_DIMENSION: width, PIXEL_Y_DIMENSION: height})
+    except (ValueError, struct.error):
+        return exif
+
+
+def _header(tiff: bytes) -> tuple[str, int]:
+    """The byte order (``<`` or ``>``) of an EXIF block's TIFF structure and IFD0's offset."""
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or struct.unpack_from(order + "H", tiff, 2)[0] != 42:
+        raise ValueError("not a TIFF header")
+    return order, struct.unpack_from(order + "I", tiff, 4)[0]
+
+
+def _entries(tiff: bytes, order: str, at: int) -> dict[int, int]:
+    """Tag -> offset of its 12-byte entry, of the IFD at ``at``."""
+    count = struct.unpack_from(order + "H", tiff, at)[0] if at >= 8 else 0
+    if at < 8 or at + 2 + 12 * count + 4 > len(tiff):
+        raise ValueError("the IFD lies outside the block")
+    return {struct.unpack_from(order + "H", tiff, at + 2 + 12 * i)[0]: at + 2 + 12 * i for i in range(count)}
+
+
 def _set_ifd0(tiff: bytes, tags: dict[int, Any]) -> bytes:
     """``stamp`` on the TIFF structure of an EXIF block (no prefix).
 
     Raises:
         ValueError: the header or IFD0 is malformed.
     """
-    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if order is None or struct.unpack_from(order + "H", tiff, 2)[0] != 42:
-        raise ValueError("not a TIFF header")
-    ifd0 = struct.unpack_from(order + "I", tiff, 4)[0]
-    count = struct.unpack_from(order + "H", tiff, ifd0)[0] if ifd0 >= 8 else 0
-    end = ifd0 + 2 + 12 * count
-    if ifd0 < 8 or end + 4 > len(tiff):
-        raise ValueError("IFD0 lies outside the block")
-    entries = {struct.unpack_from(order + "H", tiff, ifd0 + 2 + 12 * i)[0]: ifd0 + 2 + 12 * i for i in range(count)}
+    order, ifd0 = _header(tiff)
+    return _set_ifd(tiff, order, ifd0, 4, tags)
+
+
+def _set_ifd(tiff: bytes, order: str, at: int, pointer: int, tags: dict[int, Any]) -> bytes:
+    """``tags`` set in the IFD at offset ``at``, whose offset is stored at ``pointer`` (the
+    header for IFD0, an IFD0 entry for the Exif IFD); the IFD links to no next one.
+
+    Raises:
+        ValueError: the IFD is malformed.
+    """
+    entries = _entries(tiff, order, at)
+    end = at + 2 + 12 * len(entries)
     values = {tag: _value(value, order) for tag, value in tags.items()}
     out = bytearray(tiff)
     if all(tag in entries and len(data) <= 4 for tag, (_, _, data) in values.items()):
         for tag, (kind, n, data) in values.items():
             out[entries[tag] : entries[tag] + 12] = struct.pack(order + "HHI", tag, kind, n) + data.ljust(4, b"\0")
-        out[end : end + 4] = bytes(4)  # no IFD1
+        out[end : end + 4] = bytes(4)  # IFD0's next is IFD1, the thumbnail: unlinked
         return bytes(out)
     out += bytes(len(out) % 2)  # IFDs and values start on a word boundary
     fields = {tag: tiff[offset : offset + 12] for tag, offset in entries.items()}
@@ -168,13 +215,13 @@ def _set_ifd0(tiff: bytes, tags: dict[int, Any]) -> bytes:
         if len(data) <= 4:
             field = data.ljust(4, b"\0")
         else:
-            # Values too long for the entry follow the new IFD0.
+            # Values too long for the entry follow the new IFD.
             field = struct.pack(order + "I", spill_at + len(spill))
             spill += data + bytes(len(data) % 2)
         fields[tag] = struct.pack(order + "HHI", tag, kind, n) + field
     out += struct.pack(order + "H", len(fields)) + b"".join(fields[t] for t in sorted(fields)) + bytes(4)
     out += spill
-    out[4:8] = struct.pack(order + "I", start)
+    out[pointer : pointer + 4] = struct.pack(order + "I", start)
     return bytes(out)
 
 
