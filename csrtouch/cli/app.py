@@ -697,4 +697,18 @@ def _steps(console, enabled: bool):
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except SystemExit as e:
+        if e.code in (128 + 1, 128 + 2, 128 + 15):  # stopped by SIGHUP, SIGINT, SIGTERM
+            # A worker may still be inside a codec's C++ code (stuck in a read, or finishing a
+            # strip): finalising the interpreter would unwind it and abort ("terminate called
+            # without an active exception", exit -6). Every write is settled by now: leave.
+            import contextlib
+            import os
+
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(e.code)
+        raise
