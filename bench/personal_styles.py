@@ -100,10 +100,10 @@ def _write(folder: Path, name: str, image: np.ndarray) -> None:
 
 
 def natural_stats(images: list[np.ndarray]) -> tuple[dict, np.ndarray]:
-    """``csrtouch.finetune.fit``'s ``NATURAL`` and ``TYPICAL_CAST`` measured on ``images``
+    """``csrtouch.finetuning.fit``'s ``NATURAL`` and ``TYPICAL_CAST`` measured on ``images``
     (unedited photos, float): how the shipped constants were made."""
     from csrtouch.engine.thumbnail import thumbnail
-    from csrtouch.finetune.fit import band_chroma, tones
+    from csrtouch.finetuning.fit import band_chroma, tones
 
     small = [thumbnail(thumbnail(x), 256) for x in images]
     stats = [tones(x) for x in small]
@@ -113,8 +113,8 @@ def natural_stats(images: list[np.ndarray]) -> tuple[dict, np.ndarray]:
 
 def quality(ns: list[int], modes: list[str], sheet: Path | None, held_out_prior: bool = False) -> dict:
     from csrtouch.engine import Retoucher
-    from csrtouch.finetune import finetune
-    fitting = importlib.import_module("csrtouch.finetune.fit")  # the module (the package exports a function fit)
+    from csrtouch.finetuning import finetune
+    fitting = importlib.import_module("csrtouch.finetuning.fit")  # the module (the package exports a function fit)
 
     photos = [(n, _u8(_float(p))) for n, p in _photos()]
     test = photos[::3]
@@ -205,7 +205,7 @@ def _sheet(path: Path, inputs: list[np.ndarray], shown: dict, modes: list[str]) 
 
 
 def speed(repeats: int) -> dict:
-    from csrtouch.finetune import finetune
+    from csrtouch.finetuning import finetune
 
     home = Path(tempfile.mkdtemp(prefix="csrtouch-bench-"))
     os.environ["CSRTOUCH_HOME"] = str(home)

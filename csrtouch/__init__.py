@@ -20,7 +20,7 @@ _LAZY = {
     "Style": "csrtouch.styles",
     "StyleInfo": "csrtouch.styles",
     "run_batch": "csrtouch.batch",
-    "finetune": "csrtouch.finetune",
+    "finetune": "csrtouch.finetuning",
     "CsrtouchError": "csrtouch.errors",
 }
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from csrtouch.batch import run_batch
     from csrtouch.engine import DEFAULT_STYLE, Retoucher, retouch
     from csrtouch.errors import CsrtouchError
-    from csrtouch.finetune import finetune
+    from csrtouch.finetuning import finetune
     from csrtouch.styles import Style, StyleInfo, import_style, list_styles, load_style
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,8 +16,8 @@ from typer.testing import CliRunner
 from csrtouch.cli import app
 from csrtouch.engine import Retoucher
 from csrtouch.errors import UsageError
-from csrtouch.finetune import finetune
-from csrtouch.finetune.fit import NATURAL, colour_cast, pseudo_befores, tones
+from csrtouch.finetuning import finetune
+from csrtouch.finetuning.fit import NATURAL, colour_cast, pseudo_befores, tones
 from csrtouch.metrics import psnr
 from csrtouch.model import GFM_SIZES, CSRNet
 from csrtouch.styles import files, list_styles, load_style
@@ -214,3 +216,10 @@ def test_cli_finetune_bad_folder_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     r = runner.invoke(app, ["finetune", "--style", "mine", str(tmp_path / "empty")])
     assert r.exit_code == 2 and "holds no photos" in r.output and "Traceback" not in r.output
+
+
+def test_the_api_finetune_is_the_function_however_the_package_was_imported():
+    """``csrtouch.finetune`` is the function even after its package is imported by name (a
+    subpackage called ``finetune`` would have replaced it with itself)."""
+    code = "import csrtouch.finetuning, csrtouch; assert callable(csrtouch.finetune), csrtouch.finetune"
+    subprocess.run([sys.executable, "-c", code], check=True)

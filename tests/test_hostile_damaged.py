@@ -397,7 +397,7 @@ def test_apply_json_reports_the_failure_and_a_harmless_warning(astronaut, tmp_pa
 
 
 def test_finetune_skips_a_damaged_liked_photo(astronaut, coffee, tmp_path) -> None:
-    from csrtouch.finetune.photos import read_photos
+    from csrtouch.finetuning.photos import read_photos
 
     liked = tmp_path / "liked"
     liked.mkdir()

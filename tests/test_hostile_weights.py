@@ -452,7 +452,7 @@ def test_import_into_an_unusable_folder_is_one_line(tmp_path, monkeypatch, kind)
 
 @pytest.mark.parametrize("kind", HOMES)
 def test_finetune_checks_the_folder_before_training(tmp_path, monkeypatch, kind):
-    import csrtouch.finetune as ft
+    import csrtouch.finetuning as ft
 
     def never(*args, **kwargs):
         raise AssertionError("read photos or trained although the style could not be saved")

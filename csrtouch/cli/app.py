@@ -518,7 +518,7 @@ def finetune(
 ) -> None:
     """Learn a personal style from photos you like (no before/after pairs needed)."""
     with _errors(traceback):
-        from csrtouch.finetune import finetune as run
+        from csrtouch.finetuning import finetune as run
 
         err = _stderr()
         with _steps(err, enabled=err.is_terminal) as report:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from csrtouch.errors import UsageError
-from csrtouch.finetune.fit import (
+from csrtouch.finetuning.fit import (
     Example,
     Fit,
     apply_fit,
@@ -24,7 +24,7 @@ from csrtouch.finetune.fit import (
     fit,
     pseudo_befores,
 )
-from csrtouch.finetune.photos import read_photos
+from csrtouch.finetuning.photos import read_photos
 from csrtouch.styles import files
 from csrtouch.styles.registry import (
     ARCH_VECTOR,
@@ -85,7 +85,7 @@ def finetune(
         name: Name of the new style.
         liked: Folder of photos in the look (searched recursively; any format ``apply`` reads).
         before: Folder of the same photos before editing, matched by file stem; without it
-            the befores are made up (see ``csrtouch.finetune.fit``).
+            the befores are made up (see ``csrtouch.finetuning.fit``).
         start: Style to start from.
         seed: Seeds everything random; the same seed and photos give the same style.
         steps: Optimiser steps of each of the two fits (held-out check, then all photos).
