@@ -13,6 +13,7 @@ runs ``--jobs`` files at once, one BLAS thread each by default, anyway.
 
 from __future__ import annotations
 
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -22,6 +23,9 @@ _users = 0
 #: BLAS libraries (threadpoolctl's controllers) set to one thread, and the count to restore.
 _restore: list[tuple[Any, int]] = []
 _blas: list[Any] | None = None
+#: ``len(sys.modules)`` when ``_blas`` was found: an import since may have loaded another BLAS
+#: (scipy and OpenCV bring their own OpenBLAS), which must be set to one thread too.
+_modules = 0
 
 
 @contextmanager
@@ -33,13 +37,14 @@ def one_thread() -> Iterator[None]:
     count it found. Nothing is set where BLAS is on one thread already (``--jobs`` at least
     the core count), so such a batch never changes BLAS's state while it runs.
     """
-    global _users, _blas
+    global _users, _blas, _modules
     with _lock:
         if _users == 0:
-            if _blas is None:
+            if _blas is None or _modules != len(sys.modules):
                 # After numpy's import (our callers import it), so its BLAS is found.
                 from threadpoolctl import ThreadpoolController
 
+                _modules = len(sys.modules)
                 _blas = ThreadpoolController().select(user_api="blas").lib_controllers
             for lib in _blas:
                 threads = lib.get_num_threads()

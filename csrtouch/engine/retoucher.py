@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 
 from csrtouch.engine.lut import LUT_SIZE, apply_lut, bake, interpolator
+from csrtouch.engine.lut16 import Lut16
 from csrtouch.engine.network import Network
 from csrtouch.engine.thumbnail import BandThumbnail, thumbnail
 from csrtouch.engine.tiles import CHUNK_PIXELS, ColourMap, PixelFunction, apply_tiled, map_colours
@@ -121,11 +122,14 @@ class Retoucher:
             The CPU is the default because it was the faster end to end even beside an
             H200: folded, the network costs three small matmuls per colour, and a GPU adds
             torch's import, CUDA's start and copies (README, "GPU").
-        exact: evaluate the network at every colour of 8-bit images, however many.
-            Without it, an 8-bit image with more distinct colours than a 65^3 LUT has
-            points goes through the LUT baked from its colour function (within 0.5/255 on
-            average), and one with fewer is evaluated once per distinct colour, exactly.
-            16-bit and float images are always exact.
+        exact: evaluate the network at every colour of 8-bit images, however many, and at
+            every pixel of 16-bit ones. Without it, an 8-bit image with more distinct
+            colours than a 65^3 LUT has points goes through the LUT baked from its colour
+            function (within 0.5/255 on average), and one with fewer is evaluated once per
+            distinct colour, exactly; a 16-bit image (a RAW render) goes through a 129^3
+            LUT baked where its colours fall (``engine.lut16``: about one 16-bit level on
+            average, half an 8-bit level at most), unless it is so small that its pixels
+            are fewer than the LUT's corners it needs. Float images are always exact.
         chunk_pixels: pixels per chunk of the exact path; bounds memory.
     """
 
@@ -244,6 +248,10 @@ class Retoucher:
         """
         dtype = np.dtype(dtype or image.dtype)
         fn = self.color_function(image)
+        if image.dtype == np.uint16 and dtype in (np.uint8, np.uint16) and not self.exact:
+            result = self._through_lut16(image, fn, dtype, out)
+            if result is not None:
+                return result
         if image.dtype != np.uint8 or dtype not in (np.uint8, np.uint16):
             return apply_tiled(image, fn, self.chunk_pixels, dtype, out=out)
         result = map_colours(image, self._values(fn, dtype), dtype, out)
@@ -302,6 +310,23 @@ class Retoucher:
             if buffer is None or len(buffer) < len(band):
                 buffer = np.empty((len(band), width, 3), dtype)
             yield per_band(band, buffer[: len(band)])
+
+    def _through_lut16(self, image: np.ndarray, fn: PixelFunction, dtype: np.dtype, out: np.ndarray | None) -> np.ndarray | None:
+        """A 16-bit image through the 129^3 LUT baked at the corners of its colours' cells
+        (``engine.lut16``), or None where those corners outnumber its pixels (small images),
+        where the network at every pixel costs less."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            return None
+        lut = Lut16()
+        lut.see(image)
+        if lut.corners() >= image.shape[0] * image.shape[1]:
+            return None
+        lut.bake(fn)
+        if out is None:
+            out = np.empty(image.shape, dtype)
+        elif out.shape != image.shape or out.dtype != dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous {dtype} array of shape {image.shape}")
+        return lut.apply(np.ascontiguousarray(image), out)
 
     def _values(self, fn: PixelFunction, dtype: np.dtype) -> Callable[[np.ndarray], np.ndarray]:
         """``fn`` at an 8-bit image's distinct colours, as ``dtype`` (uint8 or uint16):

@@ -148,14 +148,35 @@ def _tone(linear: np.ndarray) -> np.ndarray:
     # stay under becomes white.
     limit = linear.shape[0] * linear.shape[1] * _CLIP_FRACTION
     white = 0
-    for c in range(3):
-        counts = np.bincount(linear[..., c].ravel(), minlength=65536)
+    for counts in _histograms(linear):
         above = np.cumsum(counts[::-1])  # samples at or above each level, from the top
         white = max(white, 65535 - int(np.argmax(above > limit)))
     gain = min(max(65535 / max(white, 1), 1.0), MAX_BRIGHTENING)
     levels = np.minimum(np.arange(65536) * (gain / 65535), 1.0)
     table = np.rint(SRGB_CURVE.inverse(levels) * 65535).astype(np.uint16)
-    return table[linear]
+    # In place, a band of rows at a time: a whole-frame copy would be 144 MB at 24 MP.
+    rows = max(1, (1 << 20) // max(1, linear.shape[1]))
+    for top in range(0, linear.shape[0], rows):
+        linear[top : top + rows] = table[linear[top : top + rows]]
+    return linear
+
+
+def _histograms(pixels: np.ndarray) -> np.ndarray:
+    """``(3, 65536)`` int64 counts of each channel's levels in ``(H, W, 3)`` uint16 pixels.
+
+    OpenCV's histogram reads the interleaved pixels in place, 3.5x faster than numpy's
+    ``bincount`` of each strided channel (0.23 s against 0.80 s for 24 MP). It counts in
+    float32, exact to 2^24, so it is given bands of fewer pixels than that.
+    """
+    import cv2
+
+    rows = max(1, (1 << 24) // max(1, pixels.shape[1]))
+    counts = np.zeros((3, 65536), np.int64)
+    for top in range(0, pixels.shape[0], rows):
+        band = pixels[top : top + rows]
+        for c in range(3):
+            counts[c] += cv2.calcHist([band], [c], None, [65536], [0, 65536]).reshape(-1).astype(np.int64)
+    return counts
 
 
 def _libraw_message(error: Exception) -> str:
