@@ -224,7 +224,10 @@ def plan(
             pass
 
     jobs: list[Job] = []
-    claimed: dict[Path, Path] = {}
+    claimed: dict[Path | str, Path] = {}
+    # On a disk that ignores case (macOS's and Windows' by default) X.jpg and x.jpg are one file:
+    # the second would be "already done", silently.
+    blind = _case_blind(out_dir)
     for i, (src, dest, same_format, default) in enumerate(named):
         if sharing[_folded(dest)] > 1 and not same_format:
             # x.cr2 and x.jpg (or x.cr2 and x.cr3) would share a name: keep the extension.
@@ -242,10 +245,11 @@ def plan(
                 "where it would be read as an input; choose an output folder outside the inputs"
             )))
             continue
-        if key in claimed:
-            failed.append(Result(src, None, FAILED, f"{src}: its output {dest} is also the output of {claimed[key]}"))
+        claim = _folded(dest) if blind else key
+        if claim in claimed:
+            failed.append(Result(src, None, FAILED, f"{src}: its output {dest} is also the output of {claimed[claim]}"))
             continue
-        claimed[key] = src
+        claimed[claim] = src
         jobs.append(Job(src, dest))
     return jobs, failed
 
@@ -375,6 +379,19 @@ def _key(path: Path) -> Path:
 
 def _folded(path: Path) -> str:
     return str(_key(path)).casefold()
+
+
+def _case_blind(folder: Path) -> bool:
+    """Whether the disk that holds (or will hold) ``folder`` ignores case in file names: the
+    nearest existing folder with a cased letter in its name is looked up in the other case."""
+    for path in (Path(os.path.abspath(folder)), *Path(os.path.abspath(folder)).parents):
+        if path.name != path.name.swapcase() and path.exists():
+            other = path.with_name(path.name.swapcase())
+            try:
+                return other.exists() and os.path.samefile(path, other)
+            except OSError:
+                return False
+    return False
 
 
 def _same_inode(dest: Path, inodes: dict[tuple[int, int], Path]) -> Path | None:

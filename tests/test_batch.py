@@ -54,6 +54,26 @@ def test_plan_processes_the_same_file_given_twice_once(tmp_path):
     assert failed == [] and jobs == [Job(a, tmp_path / "out" / "a.png")]
 
 
+def test_plan_on_a_disk_that_ignores_case_fails_the_second_of_two_names_that_differ_in_case(tmp_path, monkeypatch):
+    """Two cards, IMG_1.JPG and img_1.jpg: one file on macOS's or Windows' disks, where the
+    second would otherwise be reported "already done"; on Linux's, two files."""
+    import csrtouch.batch
+
+    a, b = _touch(tmp_path / "cardA" / "IMG_1.JPG"), _touch(tmp_path / "cardB" / "img_1.jpg")
+    jobs, failed = plan([a, b], tmp_path / "out")
+    assert failed == [] and len(jobs) == 2
+    monkeypatch.setattr(csrtouch.batch, "_case_blind", lambda folder: True)
+    jobs, failed = plan([a, b], tmp_path / "out")
+    assert jobs == [Job(a, tmp_path / "out" / "IMG_1.JPG")]
+    assert failed[0].input == b and "is also the output of" in failed[0].error
+
+
+def test_case_blindness_is_read_off_the_disk(tmp_path):
+    from csrtouch.batch import _case_blind
+
+    assert _case_blind(tmp_path / "not" / "yet") is (tmp_path.parent / tmp_path.name.swapcase()).exists()
+
+
 def test_plan_refuses_output_over_input(tmp_path):
     src = _touch(tmp_path / "a.png")
     jobs, failed = plan([src], tmp_path)
