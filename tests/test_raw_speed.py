@@ -137,3 +137,14 @@ def test_raw_histograms_equal_numpys() -> None:
     counts = _histograms(pixels)
     for c in range(3):
         np.testing.assert_array_equal(counts[c], np.bincount(pixels[..., c].ravel(), minlength=65536))
+
+
+def test_sixteen_to_eight_bits_for_every_level() -> None:
+    """A 16-bit render written as a JPEG: OpenCV's conversion rounds as (v + 128) // 257."""
+    from csrtouch.io.encode import _to_depth
+
+    v = np.arange(65536, dtype=np.uint16)
+    expected = ((v.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    np.testing.assert_array_equal(_to_depth(v.reshape(256, 256), 8).ravel(), expected)
+    rgb = np.stack([v, v[::-1], v], axis=-1).reshape(256, 256, 3)
+    np.testing.assert_array_equal(_to_depth(rgb[:, ::-1], 8), ((rgb[:, ::-1].astype(np.uint32) + 128) // 257).astype(np.uint8))
