@@ -43,6 +43,19 @@ def _stderr():
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class _LazyStderr:
+    """``_stderr()``, made when first used: rich's import (60 ms, before the first photo is
+    read) is never paid by a quiet ``apply``, which prints nothing."""
+
+    def __init__(self) -> None:
+        self._console = None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            self._console = _stderr()
+        return getattr(self._console, name)
+
+
 def _esc(value: object) -> str:
     """User text (paths, messages) printed literally: never read as rich markup, and with
     control characters (a file named with a terminal escape) and undecodable bytes shown as
@@ -271,7 +284,7 @@ def apply(
             check_bit_depths(jobs, bit_depth)
         if dry_run:
             return _print_plan(failed, jobs, out_dir, overwrite=overwrite, json_lines=json_lines, quiet=quiet)
-        err = _stderr()
+        err = _LazyStderr()
         show_progress = not quiet and err.is_terminal
         if consistent:
             from csrtouch.batch import in_background, readable_thumbnails

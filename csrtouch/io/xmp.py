@@ -16,7 +16,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping
-from xml.sax.saxutils import escape
 
 #: csrtouch's XMP namespace, and the prefix it writes it with.
 NAMESPACE = "http://ns.csrtouch.org/xmp/1.0/"
@@ -209,5 +208,9 @@ def _description(rdf: str, about: str, creator_tool: str | None, properties: Map
 
 def _attribute(value: str) -> str:
     """``value`` escaped for a double-quoted attribute; characters XML cannot hold as "?"."""
-    text = escape(_NOT_XML.sub("?", value), {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    # As xml.sax.saxutils.escape with these entities, whose import (urllib.request, http,
+    # ssl, email) cost every command 20 ms of start-up.
+    text = _NOT_XML.sub("?", value).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    for char, entity in (('"', "&quot;"), ("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#9;")):
+        text = text.replace(char, entity)
     return text
