@@ -89,6 +89,7 @@ def connect(address: str = "auto") -> None:
         UsageError: the address cannot be reached, or Ray refuses it.
     """
     ray = _ray()
+    _keep_stdout()
     if ray.is_initialized():
         return
     target = None if address == "auto" else address
@@ -101,7 +102,29 @@ def connect(address: str = "auto") -> None:
         ray.init(address=target, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"--ray {address}: cannot join the Ray cluster: {first}") from None
+        hint = "" if os.environ.get("RAY_AUTH_MODE") else (
+            " (a cluster started with `ray start` wants its token: set RAY_AUTH_MODE=token, and RAY_AUTH_TOKEN"
+            " or ~/.ray/auth_token as on the head)"
+        )
+        raise UsageError(f"--ray {address}: cannot join the Ray cluster: {first}{hint}") from None
+
+
+def _keep_stdout() -> None:
+    """Send what Ray's driver prints of the cluster's events (a worker died, its task is
+    retried) to stderr: stdout is ``--json``'s, a line per file and nothing else."""
+    try:
+        from ray._private import worker
+    except ImportError:  # Ray's internals moved: its messages stay where it prints them
+        return
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "_csrtouch", False):
+        return
+
+    def to_stderr(data: dict, ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr._csrtouch = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -296,17 +296,27 @@ class TwoNodes:
         self.address = f"127.0.0.1:{self.port}"
         # Short: Ray's sockets live under it, and a socket's path has a length limit.
         self.temps = [tempfile.mkdtemp(prefix="crh"), tempfile.mkdtemp(prefix="crw")]
-        common = ["--num-cpus", "1", "--block", "--disable-usage-stats"]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-        self.procs = [subprocess.Popen(
+        # 127.0.0.1: the address the tests reach it by (else Ray takes the host's own).
+        common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--block", "--disable-usage-stats"]
+        # `ray start` turns token authentication on (Ray 2.60); its clients need it on too.
+        env = self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+        self.procs: list[subprocess.Popen] = []
+        try:
+            self._start(env, common)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, env: dict, common: list[str]) -> None:
+        self.procs.append(subprocess.Popen(
             [str(Path(sys.executable).with_name("ray")), "start", "--head", "--port", str(self.port),
              "--include-dashboard", "false", "--temp-dir", self.temps[0],
              "--dashboard-agent-listen-port", str(_free_port()), *common],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )]
+        ))
         self._wait_for_nodes(1)
         self.procs.append(subprocess.Popen(
-            [str(Path(sys.executable).with_name("ray")), "start", "--address", self.address,
+            [str(Path(sys.executable).with_name("ray")), "start", "--address", self.address, "--temp-dir", self.temps[1],
              "--dashboard-agent-listen-port", str(_free_port()), "--metrics-export-port", str(_free_port()), *common],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         ))
@@ -321,7 +331,7 @@ class TwoNodes:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
                 raise RuntimeError("ray start exited")
-            out = subprocess.run([sys.executable, "-c", code, self.address], capture_output=True, text=True)
+            out = subprocess.run([sys.executable, "-c", code, self.address], capture_output=True, text=True, env=self.env)
             if out.returncode == 0 and out.stdout.strip() == str(count):
                 return
             time.sleep(1)
@@ -379,7 +389,7 @@ def shoot(tmp_path_factory, photos) -> tuple[Path, Path]:
 
 
 def _run_on(cluster: TwoNodes, src: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "CSRTOUCH_RAY_LOG": str(log)}
+    env = {**cluster.env, "CSRTOUCH_RAY_LOG": str(log)}
     return subprocess.Popen(
         [CSRTOUCH, "apply", "--json", "--ray", cluster.address, *extra, str(src), str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -422,6 +432,7 @@ def test_a_worker_killed_mid_run_costs_only_time(two_nodes, shoot, tmp_path):
     os.kill(victim, signal.SIGKILL)
     stdout, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
+    assert all(line.startswith("{") for line in stdout.splitlines()), stdout
     results = [json.loads(line) for line in stdout.splitlines()]
     assert sorted(r["input"] for r in results) == sorted(str(p) for p in src.iterdir())
     assert {r["status"] for r in results} == {"ok"}

@@ -229,6 +229,7 @@ def apply(
     n_jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Files in flight at once (default: the CPU count).")] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    ray_address: Annotated[Optional[str], typer.Option("--ray", metavar="auto|ADDRESS", help="Spread the files over a Ray cluster: auto (RAY_ADDRESS, a local cluster, or one started for the run), host:port or ray://host:port. Paths must be the same on every node. Needs the ray extra.")] = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Retouch images and folders (recursively) into OUTPUT, mirroring the folder tree."""
@@ -259,7 +260,7 @@ def apply(
         if stream in inputs or out_dir == stream:
             if inputs != [stream] or out_dir != stream or from_list == "-":
                 raise UsageError("'-' reads one image from stdin and writes it to stdout: give it as both INPUT and OUTPUT")
-            for given, option in ((template, "--name"), (suffix, "--suffix"), (dry_run or None, "--dry-run")):
+            for given, option in ((template, "--name"), (suffix, "--suffix"), (dry_run or None, "--dry-run"), (ray_address, "--ray")):
                 if given is not None:
                     raise UsageError(f"{option} is for files and folders; '-' writes one image to stdout")
             return _apply_stream(style, strength, device, exact, format, quality, bit_depth, json_lines, quiet, fit)
@@ -284,14 +285,24 @@ def apply(
             check_bit_depths(jobs, bit_depth)
         if dry_run:
             return _print_plan(failed, jobs, out_dir, overwrite=overwrite, json_lines=json_lines, quiet=quiet)
+        cluster = None
+        if ray_address is not None:
+            from csrtouch.distributed import Cluster, connect
+
+            connect(ray_address)
+            cluster = Cluster(retoucher, workers=n_jobs, format=format, quality=quality, bit_depth=bit_depth, fit=fit)
+            workers = cluster.slots
         err = _LazyStderr()
         show_progress = not quiet and err.is_terminal
         if consistent:
             from csrtouch.batch import in_background, readable_thumbnails
 
-            thumbs = in_background(lambda: list(readable_thumbnails(j.input for j in jobs)))
+            if cluster is None:
+                thumbs = in_background(lambda: list(readable_thumbnails(j.input for j in jobs)))
+            else:  # each input's condition computed on the workers, their mean taken here
+                thumbs = range(cluster.share_condition(jobs))
             if thumbs:
-                shared = retoucher.share_condition(thumbs)
+                shared = retoucher.share_condition(thumbs) if cluster is None else len(thumbs)
                 if not quiet:
                     err.print(_esc(f"one look for the batch: condition shared across {shared} images"))
             elif not quiet:
@@ -313,12 +324,15 @@ def apply(
 
             results += run_batch(
                 jobs,
-                lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth, fit=fit),
+                cluster.process if cluster else (
+                    lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth, fit=fit)),
                 overwrite=overwrite,
                 on_result=on_result,
                 reraise=traceback,
                 workers=min(workers, len(jobs)) or 1,
             )
+        if cluster is not None:
+            cluster.close()
         counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED)}
         if not quiet:
             err.print(
