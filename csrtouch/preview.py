@@ -24,15 +24,16 @@ def _small(pixels: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(pixels, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
 
 
-def contact_sheet(inputs: Sequence[Path], retouchers: Sequence[Retoucher], *, height: int = 256):
-    """A labelled sheet (a PIL image): the untouched photo, then each style's result.
+def preview_cells(
+    inputs: Sequence[Path], retouchers: Sequence[Retoucher], *, height: int = 256
+) -> tuple[list[str], list[tuple[str, list[np.ndarray]]]]:
+    """The column labels (before, then each style) and, per photo, its name and its cells:
+    uint8 RGB arrays at most ``height`` pixels high.
 
     Each style's colour function is computed from the whole photo (its full-resolution
-    condition, as ``apply`` does) and applied to the sheet-sized copy, so every cell shows
+    condition, as ``apply`` does) and applied to the small copy, so every cell shows
     exactly the look ``apply`` gives the photo.
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     rows = []
     for path in inputs:
         full = decode(path).pixels
@@ -44,6 +45,18 @@ def contact_sheet(inputs: Sequence[Path], retouchers: Sequence[Retoucher], *, he
             cells = [(c // 257).astype(np.uint8) for c in cells]
         rows.append((path.name, cells))
     labels = ["before", *(r.name + (f" x{r.strength:g}" if r.strength != 1 else "") for r in retouchers)]
+    return labels, rows
+
+
+def contact_sheet(inputs: Sequence[Path], retouchers: Sequence[Retoucher], *, height: int = 256,
+                  prepared: tuple[list[str], list[tuple[str, list[np.ndarray]]]] | None = None):
+    """A labelled sheet (a PIL image): the untouched photo, then each style's result.
+
+    ``prepared``: :func:`preview_cells`' result, if it is at hand already.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    labels, rows = prepared or preview_cells(inputs, retouchers, height=height)
     widths = [max(row[1][c].shape[1] for row in rows) for c in range(len(labels))]
     heights = [max(cell.shape[0] for cell in row[1]) for row in rows]
     name_w = 0

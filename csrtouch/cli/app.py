@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperCommand
 
 from csrtouch import __version__
+from csrtouch.cli.completion import complete_style
 from csrtouch.cli.status import ExitStatus
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ app = typer.Typer(
     name="csrtouch",
     help="Batch photo retouching with CSRNet: an expert's look or your own.",
     no_args_is_help=True,
-    add_completion=False,
+    # typer's --install-completion / --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Click's plain help: Rich's formatting doubles the start-up time of --help (0.17 -> 0.33 s).
     rich_markup_mode=None,
@@ -204,7 +206,8 @@ def apply(
         ),
     ],
     style: Annotated[
-        str, typer.Option("--style", "-s", help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
+        str, typer.Option("--style", "-s", autocompletion=complete_style,
+                          help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
     ] = DEFAULT_STYLE,
     strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one). The CPU was faster, even beside an H200.")] = "cpu",
@@ -220,6 +223,7 @@ def apply(
     suffix: Annotated[Optional[str], typer.Option("--suffix", metavar="TEXT", help="Add TEXT to each output's name: --suffix _web gives IMG_1_web.jpg.")] = None,
     template: Annotated[Optional[str], typer.Option("--name", metavar="TEMPLATE", help="Output file names from {stem}, {style}, {ext} (the output's extension) and {parent} (the input's folder), e.g. '{stem}_{style}.{ext}'.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each input, its output and whether it would be retouched, skipped or refused; write nothing.")] = False,
+    report: Annotated[Optional[Path], typer.Option("--report", metavar="PAGE.html", help="Also write a review page: before/after thumbnails of every photo, the failures, the style (one HTML file, images embedded).")] = None,
     consistent: Annotated[
         bool, typer.Option("--consistent", help="One look for the whole batch: a condition shared across all inputs.")
     ] = False,
@@ -256,6 +260,7 @@ def apply(
         if not inputs:
             raise UsageError("give at least one INPUT (or --from-list) and the OUTPUT folder")
         fit = _export_size(long_side, max_size)
+        _check_report(report, dry_run, streaming=Path("-") in paths)
         stream = Path("-")
         if stream in inputs or out_dir == stream:
             if inputs != [stream] or out_dir != stream or from_list == "-":
@@ -344,8 +349,29 @@ def apply(
                     err.print(f"  [yellow]warning[/]: {_esc(r.input)}: {_esc(warning)}")
                 if r.status == FAILED:
                     err.print(f"  [red]failed[/]: {_esc(r.error if str(r.input) in (r.error or '') else f'{r.input}: {r.error}')}")
+        if report is not None:
+            from csrtouch.report import write_batch_report
+
+            write_batch_report(report, results, retoucher, out_dir, workers=workers)
+            if not quiet:
+                err.print(_esc(f"review page: {report}"))
         if counts[FAILED]:
             raise typer.Exit(ExitStatus.FAILED)
+
+
+def _check_report(report: Path | None, dry_run: bool, streaming: bool) -> None:
+    """``apply --report``: refused, before any work, where there is nothing to show or no
+    page can be written."""
+    if report is None:
+        return
+    from csrtouch.errors import UsageError
+    from csrtouch.report import check_page_path
+
+    if dry_run:
+        raise UsageError("--report shows what was retouched, and --dry-run retouches nothing; give one of them")
+    if streaming:
+        raise UsageError("--report is for files and folders; '-' writes one image to stdout")
+    check_page_path(report, "--report")
 
 
 def _read_list(source: str) -> list[Path]:
@@ -564,29 +590,44 @@ def finetune(
 @app.command()
 def preview(
     inputs: Annotated[list[Path], typer.Argument(help="Photos (or folders) to show.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The contact sheet PNG to write.")],
-    styles: Annotated[Optional[list[str]], typer.Option("--style", "-s", help="A style or mix; repeat for more columns.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The contact sheet PNG to write.")] = None,
+    styles: Annotated[Optional[list[str]], typer.Option("--style", "-s", autocompletion=complete_style, help="A style or mix; repeat for more columns.")] = None,
     strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
     height: Annotated[int, typer.Option(min=32, max=2048, help="Row height in pixels.")] = 256,
+    html: Annotated[Optional[Path], typer.Option("--html", metavar="PAGE.html", help="Also (or instead of -o) write the sheet as a review page: one HTML file, images embedded.")] = None,
     traceback: TracebackOpt = False,
 ) -> None:
-    """A labelled before/after contact sheet: a row per photo, a column per style."""
+    """A labelled before/after contact sheet (-o SHEET.png, --html PAGE.html): a row per photo, a column per style."""
     with _errors(traceback):
         from csrtouch.batch import walk
         from csrtouch.engine import Retoucher
         from csrtouch.errors import UsageError
         from csrtouch.io import write_atomic
-        from csrtouch.preview import contact_sheet
+        from csrtouch.preview import contact_sheet, preview_cells
 
+        if out is None and html is None:
+            raise UsageError("give the sheet to write: -o SHEET.png, --html PAGE.html, or both")
+        if html is not None:
+            from csrtouch.report import check_page_path
+
+            check_page_path(html, "--html")
         files, _, failed = walk(inputs)
         # A sheet written among the photos it shows is not one of them on the next run.
-        files = [(path, rel) for path, rel in files if path.resolve() != out.resolve()]
+        files = [(path, rel) for path, rel in files if out is None or path.resolve() != out.resolve()]
         if failed:
             raise UsageError(failed[0].error or "cannot read input")
         if not files:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
         retouchers = [Retoucher(s, strength=strength) for s in (styles or [DEFAULT_STYLE])]
-        sheet = contact_sheet([path for path, _ in files], retouchers, height=height)
+        cells = preview_cells([path for path, _ in files], retouchers, height=height)
+        if html is not None:
+            from csrtouch.report import preview_page, write_page
+
+            write_page(html, preview_page(cells[1], retouchers, cells[0]))
+            _stderr().print(_esc(f"wrote {html}: {len(files)} photos x {len(retouchers)} styles"))
+        if out is None:
+            return
+        sheet = contact_sheet([path for path, _ in files], retouchers, height=height, prepared=cells)
         import io
 
         buffer = io.BytesIO()
