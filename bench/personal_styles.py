@@ -1,17 +1,26 @@
-"""Personal styles: how well does ``csrtouch finetune`` learn a look from N photos?
+"""Personal styles: how well does ``csrtouch finetune`` learn a look nobody designed it for?
 
-    python bench/personal_styles.py [--n 5 10 20] [--modes unpaired paired] [--json FILE]
-                                    [--sheet docs/personal-styles.png] [--speed]
+    python bench/personal_styles.py [--looks 40] [--seed 2026] [--n 3 5 10 20]
+                                    [--modes unpaired paired] [--named] [--lockbox]
+                                    [--jobs 2] [--json FILE] [--sheet PATH] [--speed]
 
-Five reference looks, each a plain parametric global retouch (``LOOKS``), stand in for a
-photographer's taste. The liked photos are a look applied to N photos; the test photos are
-the same look applied to 12 other photos that no fit sees. For each look and N, a style is
-fine-tuned from the liked photos alone (unpaired) and from before/after pairs (paired), then
-applied to the test photos as ``csrtouch apply`` does (8-bit, the default path); the table reports
-mean PSNR (dB) and CIEDE2000 against the look, with the untouched test photo as baseline.
+The protocol (fixed 2026-12-02, before any method was compared on it; issue 16):
 
-Photos: the 20 FiveK inputs and 16 Kodak photos from ../shared/data ($CSRTOUCH_SHARED);
-the test set is every third of the 36 (sorted by name), the liked photos come from the rest.
+- **Looks** come from a parametric generator (``csrtouch.finetuning.looks.random_look``:
+  exposure, white balance, exposure evened out, saturation, monochrome, tone curve, lifted
+  blacks, split toning, and their mixtures), ``--looks`` of them from ``--seed``. A method
+  may fit its constants or networks on looks drawn from other seeds, never these.
+- **Photos** are the corpus's development part (``csrtouch.training.data.corpus_part``:
+  never trained on by ``csrtouch train --corpus``, and not the FiveK and Kodak photos the
+  unpaired prior's constants were measured on): a fixed half-and-third split into a liked
+  pool (24 photos) and test photos (12), disjoint. For each look and N, the liked photos are
+  N of the pool (chosen per look), in the look; the learned style is applied to the test
+  photos as ``csrtouch apply`` does, and scored against the test photos in the look.
+- **Scores**: mean PSNR and CIEDE2000 against the look, the gain over the untouched test
+  photo, the share of looks better than untouched and the worst gain, per mode and N.
+- ``--named`` scores the five named looks of earlier versions (``LOOKS``) the same way, as a
+  second table. ``--lockbox`` takes the liked pool and test photos from the corpus's lockbox
+  instead (56 photos: 36 liked, 20 test): a method's final figure only, opened once.
 
 ``--speed`` times instead ``finetune`` on 20 liked JPEGs of 12 MP (Kodak photos upscaled to
 4000x3000), median of ``--repeats`` runs, against the 90 s target.
@@ -20,7 +29,6 @@ the test set is every third of the 36 (sorted by name), the liked photos come fr
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -28,7 +36,9 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -111,96 +121,117 @@ def natural_stats(images: list[np.ndarray]) -> tuple[dict, np.ndarray]:
     return natural, np.nanmean([band_chroma(x) for x in small], axis=0).astype(np.float32)
 
 
-def quality(ns: list[int], modes: list[str], sheet: Path | None, held_out_prior: bool = False) -> dict:
+POOL, TEST = 24, 12
+LOCKBOX_POOL, LOCKBOX_TEST = 36, 20
+
+
+def _corpus(part: str) -> list[tuple[str, np.ndarray]]:
+    from csrtouch.training.data import CORPUS_FOLDERS, load_corpus
+
+    folders = [SHARED / "data" / "photos" / "corpus" / name for name in CORPUS_FOLDERS]
+    return [(f"{p.parent.name}-{p.stem}", img) for p, img in load_corpus(folders, (part,))]
+
+
+def _split(lockbox: bool) -> tuple[list, list]:
+    """The liked pool and the test photos: disjoint, fixed by the corpus's names."""
+    photos = _corpus("lockbox" if lockbox else "dev")
+    pool, test = (LOCKBOX_POOL, LOCKBOX_TEST) if lockbox else (POOL, TEST)
+    order = np.random.default_rng(7).permutation(len(photos))
+    assert len(photos) >= pool + test, f"{len(photos)} photos, need {pool + test}"
+    return [photos[i] for i in order[:pool]], [photos[i] for i in order[pool : pool + test]]
+
+
+_JOB: dict = {}
+
+
+def _score(task: tuple[int, int, str]) -> dict:
+    """Fine-tune one style (look ``k``, ``n`` liked photos, ``mode``) and score it."""
+    import torch
+
     from csrtouch.engine import Retoucher
     from csrtouch.finetuning import finetune
-    fitting = importlib.import_module("csrtouch.finetuning.fit")  # the module (the package exports a function fit)
 
-    photos = [(n, _u8(_float(p))) for n, p in _photos()]
-    test = photos[::3]
-    pool = [p for i, p in enumerate(photos) if i % 3]
-    order = np.random.default_rng(0).permutation(len(pool))
-    if held_out_prior:
-        # The shipped statistics of unedited photos were measured on all 36 photos, liked
-        # and test ones included; here they come from the pool photos no fit uses instead.
-        rest = [_float(pool[i][1]) for i in order[max(ns):]]
-        fitting.NATURAL, fitting.TYPICAL_CAST = natural_stats(rest)
-        print(f"statistics of unedited photos from the {len(rest)} pool photos that are neither liked nor test")
-    rows, shown = [], {}
+    torch.set_num_threads(1)
+    k, n, mode = task
+    look, pool, test = _JOB["looks"][k], _JOB["pool"], _JOB["test"]
     home = Path(tempfile.mkdtemp(prefix="csrtouch-bench-"))
-    os.environ["CSRTOUCH_HOME"] = str(home)
-    for look_name, look in LOOKS.items():
-        targets = [_u8(look(_float(img))) for _, img in test]
-        base_p = float(np.mean([psnr(img, t) for (_, img), t in zip(test, targets)]))
-        base_e = float(np.mean([ciede2000(img, t) for (_, img), t in zip(test, targets)]))
+    os.environ["CSRTOUCH_HOME"] = str(home / "home")
+    liked, before = home / "liked", home / "before"
+    for i in np.random.default_rng(1000 + k).permutation(len(pool))[:n]:
+        name, img = pool[i]
+        _write(liked, name, look(_float(img)))
+        _write(before, name, _float(img))
+    start = time.perf_counter()
+    result = finetune("bench", liked, before=before if mode == "paired" else None, seed=0)
+    seconds = time.perf_counter() - start
+    retoucher = Retoucher("bench", device="cpu")
+    targets = [_u8(look(_float(img))) for _, img in test]
+    outs = [retoucher(img) for _, img in test]
+    row = {
+        "look": look.name, "n": n, "mode": mode,
+        "psnr": float(np.mean([psnr(o, t) for o, t in zip(outs, targets)])),
+        "deltae": float(np.mean([ciede2000(o, t) for o, t in zip(outs, targets)])),
+        "untouched_psnr": float(np.mean([psnr(img, t) for (_, img), t in zip(test, targets)])),
+        "untouched_deltae": float(np.mean([ciede2000(img, t) for (_, img), t in zip(test, targets)])),
+        "fit_psnr": result.psnr, "fit_untouched_psnr": result.untouched_psnr, "seconds": seconds,
+    }
+    row["gain"] = row["psnr"] - row["untouched_psnr"]
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    if n == 10 and k < 6:
+        row["shown"] = [outs[i].tolist() for i in range(2)]
+    return row
+
+
+def quality(looks: list, ns: list[int], modes: list[str], lockbox: bool, jobs: int, title: str) -> list[dict]:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    pool, test = _split(lockbox)
+    _JOB.update(looks=looks, pool=pool, test=test)
+    tasks = [(k, n, mode) for k in range(len(looks)) for n in ns for mode in modes]
+    with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as ex:
+        rows = list(ex.map(_score, tasks))
+    _table(rows, ns, modes, title, len(pool), len(test))
+    return rows
+
+
+def _table(rows: list[dict], ns: list[int], modes: list[str], title: str, pool: int, test: int) -> None:
+    looks = list(dict.fromkeys(r["look"] for r in rows))
+    print(f"\n{title}: {len(looks)} looks, liked from a pool of {pool} photos, scored on {test} others")
+    print(f"{'mode':<9} {'N':>3}  {'PSNR':>6} {'dE00':>5}  {'gain dB':>7}  {'better':>6}  {'worst':>6}  {'fit s':>5}")
+    base = [r for r in rows if r["mode"] == modes[0] and r["n"] == ns[0]]
+    print(f"{'untouched':<9} {'':>3}  {np.mean([r['untouched_psnr'] for r in base]):6.2f} {np.mean([r['untouched_deltae'] for r in base]):5.2f}")
+    for mode in modes:
         for n in ns:
-            liked, before = home / f"{look_name}-{n}" / "liked", home / f"{look_name}-{n}" / "before"
-            for i in order[:n]:
-                name, img = pool[i]
-                _write(liked, name, look(_float(img)))
-                _write(before, name, _float(img))
-            for mode in modes:
-                style = f"{look_name}-{n}-{mode}"
-                start = time.perf_counter()
-                result = finetune(style, liked, before=before if mode == "paired" else None, seed=0)
-                seconds = time.perf_counter() - start
-                retoucher = Retoucher(style, device="cpu")
-                outs = [retoucher(img) for _, img in test]
-                row = {
-                    "look": look_name, "n": n, "mode": mode,
-                    "psnr": float(np.mean([psnr(o, t) for o, t in zip(outs, targets)])),
-                    "deltae": float(np.mean([ciede2000(o, t) for o, t in zip(outs, targets)])),
-                    "untouched_psnr": base_p, "untouched_deltae": base_e,
-                    "fit_psnr": result.psnr, "seconds": seconds,
-                }
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
-                if n == 10:
-                    shown[(look_name, mode)] = outs[:3]
-        shown[(look_name, "look")] = targets[:3]
-    _table(rows, ns, modes)
-    if sheet is not None:
-        _sheet(sheet, [img for _, img in test[:3]], shown, modes)
-    return {"rows": rows, "test": [n for n, _ in test], "liked_pool": [pool[i][0] for i in order]}
+            r = [x for x in rows if x["mode"] == mode and x["n"] == n]
+            gains = [x["gain"] for x in r]
+            print(f"{mode:<9} {n:>3}  {np.mean([x['psnr'] for x in r]):6.2f} {np.mean([x['deltae'] for x in r]):5.2f}  "
+                  f"{np.mean(gains):+7.2f}  {np.mean([g > 0 for g in gains]):6.0%}  {min(gains):+6.2f}  "
+                  f"{np.median([x['seconds'] for x in r]):5.1f}")
 
 
-def _table(rows: list[dict], ns: list[int], modes: list[str]) -> None:
-    print("\nmean over the test photos, PSNR dB / CIEDE2000 against the look")
-    print(f"{'look':20s} {'untouched':>14s} " + " ".join(f"{m[:8]} N={n:<3d}".rjust(16) for m in modes for n in ns))
-    for look in LOOKS:
-        r = [x for x in rows if x["look"] == look]
-        cells = [f"{x['psnr']:.2f}/{x['deltae']:.2f}".rjust(16) for m in modes for n in ns for x in r if x["n"] == n and x["mode"] == m]
-        print(f"{look:20s} {r[0]['untouched_psnr']:6.2f}/{r[0]['untouched_deltae']:<7.2f} " + " ".join(cells))
-    means = [
-        f"{np.mean([x['psnr'] for x in rows if x['n'] == n and x['mode'] == m]):.2f}/"
-        f"{np.mean([x['deltae'] for x in rows if x['n'] == n and x['mode'] == m]):.2f}".rjust(16)
-        for m in modes for n in ns
-    ]
-    base = f"{np.mean([x['untouched_psnr'] for x in rows]):6.2f}/{np.mean([x['untouched_deltae'] for x in rows]):<7.2f}"
-    print(f"{'mean of the looks':20s} {base} " + " ".join(means))
+def _sheet(path: Path, looks: list, rows: list[dict], modes: list[str]) -> None:
+    """A row per look (the first six): a test photo, in the look, and each mode's result (N = 10)."""
+    h = 140
+    _, test = _split(False)
+    img = test[0][1]
 
+    def cell(image: np.ndarray, text: str) -> np.ndarray:
+        image = cv2.resize(image, (round(image.shape[1] * h / image.shape[0]), h), interpolation=cv2.INTER_AREA)
+        cv2.putText(image, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(image, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        return np.pad(image, ((2, 2), (2, 2), (0, 0)), constant_values=255)
 
-def _sheet(path: Path, inputs: list[np.ndarray], shown: dict, modes: list[str]) -> None:
-    """Rows: one per look; columns: the input, the look, then each mode's result (N = 10)."""
-    h = 160
-
-    def cell(img: np.ndarray) -> np.ndarray:
-        return cv2.resize(img, (round(img.shape[1] * h / img.shape[0]), h), interpolation=cv2.INTER_AREA)
-
-    def label(img: np.ndarray, text: str) -> np.ndarray:
-        img = img.copy()
-        cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-        return img
-
-    img = inputs[1]
-    rows = []
-    for look in LOOKS:
-        cols = [label(cell(img), "input"), label(cell(shown[(look, "look")][1]), look)]
-        cols += [label(cell(shown[(look, m)][1]), f"csrtouch {m}, N=10") for m in modes]
-        rows.append(np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in cols], axis=1))
+    lines = []
+    for look in looks[:6]:
+        shown = {r["mode"]: np.asarray(r["shown"][0], np.uint8) for r in rows if r["look"] == look.name and "shown" in r}
+        if len(shown) < len(modes):
+            continue
+        cols = [cell(img, "test photo"), cell(_u8(look(_float(img))), look.name)]
+        cols += [cell(shown[m], f"{m}, N=10") for m in modes]
+        lines.append(np.concatenate(cols, axis=1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(lines, axis=0), cv2.COLOR_RGB2BGR))
     print(f"wrote {path}")
 
 
@@ -228,27 +259,55 @@ def speed(repeats: int) -> dict:
     return {"seconds": times, "median": median}
 
 
+@dataclass(frozen=True)
+class _Named:
+    """One of the five looks of earlier versions, with a name as generated looks have."""
+
+    name: str
+    fn: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.fn(x)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--looks", type=int, default=40, help="generated looks scored")
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the generated looks (never fit on)")
+    parser.add_argument("--n", type=int, nargs="+", default=[3, 5, 10, 20])
     parser.add_argument("--modes", nargs="+", default=["unpaired", "paired"], choices=["unpaired", "paired"])
+    parser.add_argument("--named", action="store_true", help="also the five named looks, as a second table")
+    parser.add_argument("--lockbox", action="store_true", help="photos from the corpus's lockbox: a method's final figure, once")
+    parser.add_argument("--jobs", type=int, default=2, help="styles fine-tuned at once, one torch thread each")
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--speed", action="store_true")
-    parser.add_argument("--held-out-prior", action="store_true", help="measure the unedited-photo statistics on photos outside the fits and tests")
-    parser.add_argument("--measure-prior", action="store_true", help="print the unedited-photo statistics of all 36 photos")
+    parser.add_argument("--measure-prior", action="store_true", help="print the unedited-photo statistics of the FiveK inputs and Kodak")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if not (SHARED / "data").is_dir():
         sys.exit(f"needs ../shared/data (set CSRTOUCH_SHARED); not found at {SHARED}")
-    import torch
+    from csrtouch.finetuning.looks import random_looks
 
-    print(f"torch threads {torch.get_num_threads()}, {os.cpu_count()} cores")
+    print(f"{args.jobs} jobs of one torch thread, {os.cpu_count()} cores")
     if args.measure_prior:
         natural, cast = natural_stats([_float(p) for _, p in _photos()])
         print(f"NATURAL = {natural}\nTYPICAL_CAST = {cast.round(4).tolist()}")
         return
-    out = speed(args.repeats) if args.speed else quality(args.n, args.modes, args.sheet, args.held_out_prior)
+    if args.speed:
+        out: dict = speed(args.repeats)
+    else:
+        looks = random_looks(args.looks, args.seed)
+        where = "LOCKBOX photos" if args.lockbox else "development photos"
+        rows = quality(looks, args.n, args.modes, args.lockbox, args.jobs, f"generated looks (seed {args.seed}), {where}")
+        out = {"seed": args.seed, "lockbox": args.lockbox, "looks": {l.name: l.describe() for l in looks}, "rows": rows}
+        if args.named:
+            named = [_Named(name, fn) for name, fn in LOOKS.items()]
+            out["named"] = quality(named, args.n, args.modes, args.lockbox, args.jobs, f"the five named looks, {where}")
+        if args.sheet:
+            _sheet(args.sheet, looks, rows, args.modes)
+        for row in out["rows"] + out.get("named", []):
+            row.pop("shown", None)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
