@@ -93,6 +93,8 @@ class HotFolder:
     reraise: bool = False
     waiting: dict[Path, _Waiting] = field(default_factory=dict)
     done: dict[Path, Signature | None] = field(default_factory=dict)
+    #: The output each photo done was written to.
+    named: dict[Path, Path] = field(default_factory=dict)
 
     def key(self, path: Path | str) -> Path:
         return Path(os.path.abspath(path))
@@ -119,6 +121,7 @@ class HotFolder:
             sig = signature(job.input)
             if sig is None:
                 continue
+            self.named[key] = self.key(job.output)
             if not self.overwrite and _up_to_date(job):
                 self.done[key] = sig
                 results.append(Result(job.input, job.output, SKIPPED, "output exists and is newer than the photo"))
@@ -180,7 +183,10 @@ class HotFolder:
         """Retouch ``ready`` (each redone even if its output exists: it is new or replaced).
 
         The folder is planned whole, so that names follow apply's rules (a RAW and the
-        camera's JPEG of one shot both get written; no output over an input).
+        camera's JPEG of one shot both get written; no output over an input). A photo done
+        before whose output that changes (``IMG_1.CR2`` was written as ``IMG_1.tif``, and
+        ``IMG_1.tif`` arrives: it is ``IMG_1.CR2.tif`` now) is redone under its new name; its
+        old output is left as it is (or is the newcomer's now).
         """
         wanted = set(ready)
         try:
@@ -192,7 +198,9 @@ class HotFolder:
             for result in results:
                 if self.on_result:
                     self.on_result(result)
-            mine = [job for job in jobs if self.key(job.input) in wanted]
+            mine = [job for job in jobs if self.key(job.input) in wanted or self._renamed(job)]
+            for job in mine:
+                self.named[self.key(job.input)] = self.key(job.output)
             results += run_batch(
                 mine, self.process, overwrite=True, on_result=self.on_result, reraise=self.reraise,
                 workers=min(self.workers, len(mine)) or 1,
@@ -202,6 +210,12 @@ class HotFolder:
             if self.on_result:
                 self.on_result(result)
         return results
+
+
+    def _renamed(self, job: Job) -> bool:
+        key = self.key(job.input)
+        before = self.named.get(key)
+        return before is not None and before != self.key(job.output) and key in self.done and key not in self.waiting
 
 
 def watch_folder(

@@ -28,7 +28,7 @@ runner = CliRunner()
 
 
 class Watching:
-    """``csrtouch watch --json`` running in ``tmp``; its JSON lines read as they come."""
+    """``csrtouch watch --json`` running in ``tmp``; its JSON lines and stderr read as they come."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
@@ -37,42 +37,58 @@ class Watching:
         )
         self.records: list[dict] = []
         self._lines: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._err: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=lambda: self._err.extend(line.decode("utf-8", "replace") for line in self.proc.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
             self._lines.put(json.loads(line))
 
+    @property
+    def err(self) -> str:
+        return "".join(self._err)
+
     def of(self, name: str) -> list[dict]:
         return [r for r in self.records if Path(r["input"]).name == name]
 
-    def wait_for(self, *names: str, count: int = 1, timeout: float = 60) -> None:
-        """Until each of ``names`` has ``count`` records."""
+    def _until(self, done, what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while any(len(self.of(n)) < count for n in names):
+        while not done():
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
-                self.stop(signal.SIGKILL)
-                raise AssertionError(f"waited for {names}; got {self.records}; stderr: {self.err[-1500:]}")
+                self.proc.kill()
+                raise AssertionError(f"waited for {what}; got {self.records}; stderr: {self.err[-1500:]}")
             try:
-                self.records.append(self._lines.get(timeout=min(left, 0.2)))
+                self.records.append(self._lines.get(timeout=min(left, 0.1)))
             except queue.Empty:
                 pass
+
+    def wait_for(self, *names: str, count: int = 1, timeout: float = 60) -> None:
+        """Until each of ``names`` has ``count`` records."""
+        self._until(lambda: all(len(self.of(n)) >= count for n in names), str(names), timeout)
+
+    def started(self, timeout: float = 60) -> None:
+        """Until it says it is watching (after its initial pass)."""
+        self._until(lambda: "watching " in self.err, "it to start watching", timeout)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 15) -> int:
         self.proc.send_signal(sig)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
+            self.proc.wait()
             raise AssertionError("still running after it was told to stop") from None
-        self.err = err.decode("utf-8", "replace")
+        for reader in self._readers:
+            reader.join(timeout=10)
         while not self._lines.empty():
             self.records.append(self._lines.get())
         return self.proc.returncode
-
-    err = ""
 
 
 def _png_bytes(seed: int, size: tuple[int, int] = (400, 600)) -> bytes:
@@ -170,7 +186,7 @@ def test_ctrl_c_mid_write_leaves_no_partial_file(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     w = Watching(tmp_path, "--settle", "0.2", "-f", "png", "in", "out")
-    time.sleep(2)  # started and watching (an empty folder: no record to wait for)
+    w.started()
     big = Image.fromarray(pixels(2000, 3000))
     for i in range(3):
         big.save(src / f".p{i}.png", compress_level=0)
@@ -260,3 +276,39 @@ def test_initial_pass_uses_apply_names(tmp_path):
     assert w.stop() == 130
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["IMG_1.dng_web.jpg", "IMG_1_web.jpg"]
     assert np.array(Image.open(tmp_path / "out" / "IMG_1_web.jpg")).shape == (96, 128, 3)
+
+
+def test_a_newcomer_that_takes_a_name(tmp_path):
+    """IMG_1.dng is written as IMG_1.tif; when a TIFF named IMG_1.tif arrives, apply's rule
+    gives it that name and the RAW IMG_1.dng.tif: the RAW is redone under its new name."""
+    from hostile import dng
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    dng(src / "IMG_1.dng")  # 64 x 96
+    w = Watching(tmp_path, "--settle", "0.3", "in", "out")
+    w.wait_for("IMG_1.dng")
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_1.tif"]
+    photo(src / ".IMG_1.tif.tmp.tif", size=(96, 128))
+    os.replace(src / ".IMG_1.tif.tmp.tif", src / "IMG_1.tif")
+    w.wait_for("IMG_1.tif")
+    w.wait_for("IMG_1.dng", count=2)
+    assert w.stop() == 130
+    assert [r["output"] for r in w.of("IMG_1.dng")] == ["out/IMG_1.tif", "out/IMG_1.dng.tif"]
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_1.dng.tif", "IMG_1.tif"]
+    assert Image.open(out / "IMG_1.tif").size == (128, 96) and Image.open(out / "IMG_1.dng.tif").size == (96, 64)
+
+
+def test_a_folder_moved_in(tmp_path):
+    """A folder moved into the hot folder brings its photos without an event for each."""
+    src = tmp_path / "in"
+    src.mkdir()
+    photo(tmp_path / "card" / "DCIM" / "a.jpg", seed=1)
+    photo(tmp_path / "card" / "DCIM" / "b.png", seed=2)
+    w = Watching(tmp_path, "--settle", "0.3", "in", "out")
+    w.started()
+    os.rename(tmp_path / "card", src / "card")
+    w.wait_for("a.jpg", "b.png")
+    assert w.stop() == 130
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
+        "card/DCIM/a.jpg", "card/DCIM/b.png",
+    ]

@@ -108,9 +108,10 @@ def watch(
         try:
             for i, _ in enumerate(rounds):
                 if i == 0 and not quiet:
+                    # Photos written in the last --settle seconds follow, each on its own line.
                     err.print(_esc(
-                        f"watching {folder} -> {out_dir} [style {retoucher.name}]: {counts[OK]} retouched, "
-                        f"{counts[SKIPPED]} already done, {counts[FAILED]} failed; Ctrl-C stops"
+                        f"watching {folder} -> {out_dir} [style {retoucher.name}]: {counts[SKIPPED]} already done, "
+                        f"{counts[FAILED]} failed; Ctrl-C stops"
                     ))
         except KeyboardInterrupt:
             if not quiet:
