@@ -1,23 +1,24 @@
 """A 16-bit image's colour function through a 129^3 LUT, baked where the photo's colours fall.
 
 A 24 MP RAW render holds millions of distinct 16-bit colours, so neither once per colour
-(``tiles.ColourMap``, 8-bit) nor the network at every pixel (4.9 s a photo) is cheap. The
+(``tiles.ColourMap``, 8-bit) nor the network at every pixel (4.9 s a 24 MP photo on one
+core, issue 17) is cheap. The
 colour function is smooth between the kinks of its ReLUs, so it is sampled on a grid of
 129^3 points, one every 512 levels (level ``512 k``, the last point just past white), and
 interpolated tetrahedrally: each pixel's cell is split into six tetrahedra by the order of
 its three fractions, and its value is a weighted sum of four corners. Measured on RAW
-renders against the network at every pixel: about one 16-bit level on average, never more
-than about 140 (half an 8-bit level); tests/test_raw_speed.py holds the bound.
+renders against the network at every pixel: 0.6 to 1.7 16-bit levels on average, 160 at
+most (0.6 of an 8-bit level); tests/test_raw_speed.py holds the bound.
 
-Only the corners of the cells a photo's colours fall in are evaluated (a photo touches a
-few percent of the cube: 2.1 M grid points cost 0.25 s, a photo's corners a tenth of it);
+Only the corners of the cells a photo's colours fall in are evaluated (424,441 of the 2.1 M
+grid points for a generated 24 MP scene: 0.1 s instead of 0.5 s on a loaded core);
 each corner's value is the network's at that point, whichever others are evaluated with it
 (``fold.ColorFunction`` is per row to the bit), so a photo's bytes do not depend on
 anything but the photo. The interpolation is integer arithmetic in bands of 32,768 pixels,
 so it is the same on every machine and in any band order. Three 16-bit channels times
 9-bit weights summed over four corners need 25 bits, so red and blue share one 64-bit word
-(fields at bits 0 and 32) and green has the other: one gather of 16 bytes per corner, two
-multiply-adds per corner and pixel.
+(fields at bits 0 and 32) and green has another: two gathers and two multiply-adds per
+corner and pixel.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import Callable
 
 import numpy as np
 
-#: Grid points per axis: 128 cells of 512 levels. 65^3 is 4x the error (2/255 at most).
+#: Grid points per axis: 128 cells of 512 levels, a power of two, so that a pixel's cell and
+#: its place in it are a shift and a mask.
 LUT16_SIZE = 129
 _SHIFT = 9  # log2 of the levels per cell
 _CELL = 1 << _SHIFT
@@ -65,8 +67,8 @@ class Lut16:
 
     def __init__(self) -> None:
         self.seen: np.ndarray | None = np.zeros(_N**3, bool)
-        #: Per grid point, red | blue << 32 and green, as uint64; zero where not baked.
-        self.table: np.ndarray | None = None
+        #: Per grid point, red | blue << 32, and green, as uint64; zero where not baked.
+        self.tables: tuple[np.ndarray, np.ndarray] | None = None
         self.points = 0
 
     def see(self, pixels: np.ndarray) -> None:
@@ -97,21 +99,21 @@ class Lut16:
         levels = np.stack([points % _N, points // _N % _N, points // (_N * _N)], axis=1) * _CELL
         values = np.clip(fn((levels / np.float32(65535)).astype(np.float32)), 0.0, 1.0)
         values = np.rint(values * np.float32(65535)).astype(np.uint64)
-        self.table = np.zeros((_N**3, 2), np.uint64)  # pages of cells never seen stay untouched
-        self.table[points, 0] = values[:, 0] | values[:, 2] << np.uint64(32)
-        self.table[points, 1] = values[:, 1]
+        red_blue, green = np.zeros(_N**3, np.uint64), np.zeros(_N**3, np.uint64)  # pages of cells never seen stay untouched
+        red_blue[points] = values[:, 0] | values[:, 2] << np.uint64(32)
+        green[points] = values[:, 1]
+        self.tables = red_blue, green
 
     def apply(self, pixels: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Interpolate ``(..., 3)`` uint16 ``pixels`` (all seen) into ``out`` (uint16 or uint8,
         C-contiguous, may be ``pixels``)."""
-        assert self.table is not None, "apply() after bake()"
+        assert self.tables is not None, "apply() after bake()"
         if out.shape != pixels.shape or out.dtype not in (np.uint8, np.uint16) or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous uint8 or uint16 array of shape {pixels.shape}")
-        corners = self.table.view("V16")[:, 0]
         flat, result = pixels.reshape(-1, 3), out.reshape(-1, 3)
         for top in range(0, len(flat), BAND_PIXELS):
             band = flat[top : top + BAND_PIXELS]
-            red_blue, green = _interpolate(band, corners)
+            red_blue, green = _interpolate(band, *self.tables)
             target = result[top : top + BAND_PIXELS]
             if out.dtype == np.uint16:
                 target[:, 0] = red_blue
@@ -134,36 +136,47 @@ def _cells(band: np.ndarray) -> np.ndarray:
     return i[:, 0] + i[:, 1] * _STRIDES[1] + i[:, 2] * _STRIDES[2]
 
 
-def _interpolate(band: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _interpolate(band: np.ndarray, red_blue_table: np.ndarray, green_table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tetrahedral interpolation of ``(n, 3)`` uint16 pixels: red | blue << 32, and green,
     uint64 (each field 16 bits, rounded; the bits between them are garbage)."""
-    first = _cells(band)
-    f = (band & (_CELL - 1)).astype(np.uint64)
+    wide = band.astype(np.uint64)
+    f = wide & np.uint64(_CELL - 1)
+    wide >>= np.uint64(_SHIFT)
+    first = wide[:, 2] * np.uint64(_STRIDES[2])
+    first += wide[:, 1] * np.uint64(_STRIDES[1])
+    first += wide[:, 0]
+    first = first.view(np.intp)
     fr, fg, fb = f[:, 0], f[:, 1], f[:, 2]
     code = (fr >= fg).view(np.uint8) << 2
     code |= (fg >= fb).view(np.uint8) << 1
     code |= (fr >= fb).view(np.uint8)
-    hi = np.maximum(np.maximum(fr, fg), fb)
-    lo = np.minimum(np.minimum(fr, fg), fb)
+    hi = np.maximum(fr, fg)
+    np.maximum(hi, fb, out=hi)
+    lo = np.minimum(fr, fg)
+    np.minimum(lo, fb, out=lo)
     mid = fr + fg
     mid += fb
     mid -= hi
     mid -= lo
     # The four corners and their weights: (512 - hi), (hi - mid), (mid - lo), lo.
-    path = (
-        (first, np.uint64(_CELL) - hi),
-        (first + _SECOND[code], hi - mid),
-        (first + _THIRD[code], mid - lo),
-        (first + _FAR, lo),
-    )
+    second = _SECOND.take(code)
+    second += first
+    third = _THIRD.take(code)
+    third += first
+    far = first + _FAR
+    hi_mid = hi - mid
+    mid -= lo
+    np.subtract(np.uint64(_CELL), hi, out=hi)
     red_blue = green = None
-    for index, weight in path:
-        value = corners[index].view(np.uint64).reshape(-1, 2)
+    for index, weight in ((first, hi), (second, hi_mid), (third, mid), (far, lo)):
+        rb, g = red_blue_table.take(index), green_table.take(index)
+        rb *= weight
+        g *= weight
         if red_blue is None:
-            red_blue, green = value[:, 0] * weight, value[:, 1] * weight
+            red_blue, green = rb, g
         else:
-            red_blue += value[:, 0] * weight
-            green += value[:, 1] * weight
+            red_blue += rb
+            green += g
     assert red_blue is not None and green is not None
     red_blue += _ROUND_RB
     red_blue >>= np.uint64(_SHIFT)
