@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from csrtouch.batch import FAILED, SKIPPED, Job, Result, plan, run_batch
-from csrtouch.errors import UsageError
+from csrtouch.errors import CsrtouchError, UsageError
 
 #: Seconds a photo's size and times must stay the same before it is taken as complete.
 SETTLE = 1.0
@@ -255,6 +255,7 @@ def watch_folder(
     Raises:
         UsageError: ``folder`` is not a folder; the output folder is inside it; ``name`` is
             no template (before anything is done).
+        CsrtouchError: the folder was removed or moved away while watched.
     """
     import watchfiles
 
@@ -269,9 +270,13 @@ def watch_folder(
         root, watch_filter=lambda change, path: _worth_a_look(change, path, root), debounce=300, step=50,
         rust_timeout=max(1, int(tick * 1000)), yield_on_timeout=True, stop_event=stop_event,
     )
+    identity = _identity(root)
     first = True
     for batch in changes:
         now = time.time()
+        if _identity(root) != identity:
+            # Its events stopped with it: a folder made again under the name is not watched.
+            raise CsrtouchError(f"the watched folder {folder} was removed or moved; nothing more can arrive in it")
         if first:
             # The watcher runs from here, so nothing that arrives during the initial pass is missed.
             first = False
@@ -284,6 +289,14 @@ def watch_folder(
         ready = hot.ready(time.time())
         if ready:
             yield hot.retouch(ready)
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _temporary(path: Path) -> bool:

@@ -127,8 +127,8 @@ def test_hot_folder(tmp_path):
     photo(src / "fresh.png", seed=3, size=(120, 160))
     done_before = (out / "done.png").read_bytes()
 
-    # The settle time alone would take the held slow file (pausing 0.9 s) while half written.
-    w = Watching(tmp_path, "--settle", "0.6", "-j", "1", "in", "out")
+    # The settle time alone would take the held slow file (pausing 1.1 s) while half written.
+    w = Watching(tmp_path, "--settle", "0.8", "-j", "1", "in", "out")
     w.wait_for("done.png", "stale.png", "fresh.png")
     assert [r["status"] for r in w.of("done.png")] == ["skipped"]
     assert (out / "done.png").read_bytes() == done_before
@@ -136,8 +136,8 @@ def test_hot_folder(tmp_path):
     assert [r["status"] for r in w.of("fresh.png")] == ["ok"]
     fresh_before = (out / "fresh.png").read_bytes()
 
-    held = threading.Thread(target=_write_slowly, args=(src / "slow_held.png", _png_bytes(4), 3, 0.9), kwargs={"held": True})
-    appended = threading.Thread(target=_write_slowly, args=(src / "slow_appended.png", _png_bytes(5), 10, 0.2), kwargs={"held": False})
+    held = threading.Thread(target=_write_slowly, args=(src / "slow_held.png", _png_bytes(4), 3, 1.1), kwargs={"held": True})
+    appended = threading.Thread(target=_write_slowly, args=(src / "slow_appended.png", _png_bytes(5), 20, 0.1), kwargs={"held": False})
     held.start()
     appended.start()
     photo(src / "sub" / "new.jpg", seed=6)
@@ -312,3 +312,21 @@ def test_a_folder_moved_in(tmp_path):
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
         "card/DCIM/a.jpg", "card/DCIM/b.png",
     ]
+
+
+def test_the_watched_folder_removed(tmp_path):
+    """Nothing more can arrive: one line, exit status 1, rather than watching nothing."""
+    import shutil
+
+    photo(tmp_path / "in" / "a.png")
+    w = Watching(tmp_path, "--settle", "0.2", "in", "out")
+    w.wait_for("a.png")
+    shutil.rmtree(tmp_path / "in")
+    try:
+        w.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        w.stop(signal.SIGKILL)
+        raise AssertionError("still watching a removed folder") from None
+    w.stop(signal.SIGINT)  # gone already: collects its output
+    assert w.proc.returncode == 1, w.err
+    assert "the watched folder in was removed or moved" in w.err and "Traceback" not in w.err, w.err
