@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
-import click
 import typer
 from typer.core import TyperCommand
 
@@ -173,14 +172,14 @@ class _Command(TyperCommand):
     and under Arguments: apply's ``INPUT... OUTPUT``, one list parameter, which typer would
     show as ``{INPUT... OUTPUT}...`` and ``<list[Path]>``."""
 
-    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx) -> list[str]:  # ctx: click's Context (typer vendors click)
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             written = param.param_type_name == "argument" and param.metavar
             pieces += [param.metavar] if written else param.get_usage_pieces(ctx)
         return pieces
 
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_options(self, ctx, formatter) -> None:
         sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
