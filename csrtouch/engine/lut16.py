@@ -139,13 +139,14 @@ def _cells(band: np.ndarray) -> np.ndarray:
 def _interpolate(band: np.ndarray, red_blue_table: np.ndarray, green_table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tetrahedral interpolation of ``(n, 3)`` uint16 pixels: red | blue << 32, and green,
     uint64 (each field 16 bits, rounded; the bits between them are garbage)."""
-    wide = band.astype(np.uint64)
-    f = wide & np.uint64(_CELL - 1)
-    wide >>= np.uint64(_SHIFT)
-    first = wide[:, 2] * np.uint64(_STRIDES[2])
-    first += wide[:, 1] * np.uint64(_STRIDES[1])
-    first += wide[:, 0]
-    first = first.view(np.intp)
+    # Cells, fractions, the tetrahedron and its weights in 16 bits (a quarter of the memory
+    # traffic of 64), widened only to multiply the corners' values.
+    i = band >> np.uint16(_SHIFT)
+    f = band & np.uint16(_CELL - 1)
+    first = i[:, 2].astype(np.intp)
+    first *= _STRIDES[2]
+    first += i[:, 1] * np.intp(_STRIDES[1])
+    first += i[:, 0]
     fr, fg, fb = f[:, 0], f[:, 1], f[:, 2]
     code = (fr >= fg).view(np.uint8) << 2
     code |= (fg >= fb).view(np.uint8) << 1
@@ -166,10 +167,11 @@ def _interpolate(band: np.ndarray, red_blue_table: np.ndarray, green_table: np.n
     far = first + _FAR
     hi_mid = hi - mid
     mid -= lo
-    np.subtract(np.uint64(_CELL), hi, out=hi)
+    np.subtract(np.uint16(_CELL), hi, out=hi)
     red_blue = green = None
     for index, weight in ((first, hi), (second, hi_mid), (third, mid), (far, lo)):
         rb, g = red_blue_table.take(index), green_table.take(index)
+        weight = weight.astype(np.uint64)
         rb *= weight
         g *= weight
         if red_blue is None:
