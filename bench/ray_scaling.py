@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import make_photo  # noqa: E402
 
 BIN = Path(sys.executable).parent
+# `ray start` turns token authentication on (Ray 2.60); its clients must use it too.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:

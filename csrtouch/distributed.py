@@ -454,7 +454,7 @@ def retouch_dataset(
     if consistent:
         conds = ds.map_batches(
             _DatasetConditions, fn_constructor_kwargs={"retoucher": retoucher, "filesystem": filesystem},
-            concurrency=workers, num_cpus=1, batch_size=1, batch_format="pandas",
+            concurrency=(1, workers), num_cpus=1, batch_size=1, batch_format="pandas",
         ).take_all()
         found = [[np.asarray(v, np.float32) for v in row["condition"]] for row in conds if row["condition"] is not None]
         set_shared_condition(retoucher, found)
@@ -462,7 +462,7 @@ def retouch_dataset(
     return ds.map_batches(
         _DatasetWorker,
         fn_constructor_kwargs={"retoucher": retoucher, "options": options, "filesystem": filesystem},
-        concurrency=workers, num_cpus=1, batch_size=1, batch_format="pandas",
+        concurrency=(1, workers), num_cpus=1, batch_size=1, batch_format="pandas",
     )
 
 
@@ -563,6 +563,9 @@ def write_files(
     Returns:
         ``{"path", "output", "status", "error"}`` per row, ``status`` ``ok``, ``skipped`` or
         ``failed`` (a row that failed to retouch, or an output that could not be written).
+
+    Raises:
+        UsageError: ``out`` cannot be written (checked from the driver before any work).
     """
     _ray()
     import pyarrow.fs
@@ -572,12 +575,34 @@ def write_files(
         filesystem, base = pyarrow.fs.FileSystem.from_uri(out)
     else:
         base = out[len(scheme):]
+    _check_writable(base.rstrip("/"), scheme, filesystem)
     rows = ds.map_batches(
         _write_batch,
         fn_kwargs={"base": base.rstrip("/"), "scheme": scheme, "root": root, "filesystem": filesystem, "overwrite": overwrite},
-        batch_size=1, batch_format="pandas", num_cpus=1,
+        # No CPU of its own: writing is I/O, and the retouching actors before it may hold
+        # every CPU of the cluster (a CPU asked for here would then never come).
+        batch_size=1, batch_format="pandas", num_cpus=0, concurrency=cluster_cpus(),
     ).take_all()
     return [dict(row) for row in rows]
+
+
+def _check_writable(base: str, scheme: str, filesystem: Any) -> None:
+    """Write and delete a small file under ``base``, or raise a one-line UsageError."""
+    import secrets
+
+    probe = f"{base}/.csrtouch-write-check-{secrets.token_hex(4)}"
+    try:
+        if filesystem is None:
+            from csrtouch.io.atomic import write_atomic
+
+            write_atomic(Path(probe), b"")
+            Path(probe).unlink()
+        else:
+            with filesystem.open_output_stream(probe) as f:
+                f.write(b"csrtouch")  # not empty: an empty multipart upload is refused by some stores
+            filesystem.delete_file(probe)
+    except (CsrtouchError, OSError) as e:
+        raise UsageError(f"cannot write under {scheme + base}: {str(e).strip().splitlines()[0]}") from None
 
 
 def _write_batch(batch, *, base: str, scheme: str, root: str | None, filesystem: Any, overwrite: bool):

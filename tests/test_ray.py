@@ -213,6 +213,20 @@ def test_dataset_of_images_and_of_paths(local_ray, photos):
     assert out[str(paths[2])]["bytes"] is None and "missing.png" in out[str(paths[2])]["error"]
 
 
+@needs_ray
+def test_retouch_files_and_an_unwritable_destination(local_ray, photos, tmp_path):
+    from csrtouch.distributed import retouch_dataset, retouch_files, write_files
+    from csrtouch.errors import UsageError
+
+    results, cluster = retouch_files([photos / "astronaut.png"], tmp_path / "out")
+    assert [r.status for r in results] == ["ok"]
+    assert set(cluster.nodes) == {tmp_path / "out" / "astronaut.png"}
+    (tmp_path / "file").write_bytes(b"")
+    ds = local_ray.data.from_items([{"path": str(photos / "astronaut.png")}])
+    with pytest.raises(UsageError, match="cannot write under"):
+        write_files(retouch_dataset(ds), str(tmp_path / "file" / "out"))
+
+
 # --- S3 (moto) ----------------------------------------------------------------------------
 
 
@@ -377,12 +391,12 @@ def two_nodes():
 
 @pytest.fixture(scope="module")
 def shoot(tmp_path_factory, photos) -> tuple[Path, Path]:
-    """12 JPEGs of 12 MP, and what a local run makes of them."""
+    """10 JPEGs of 8 MP, and what a local run makes of them."""
     from skimage import data
 
     root = tmp_path_factory.mktemp("shoot")
-    for i in range(12):
-        _jpeg(root / "in" / f"IMG_{i:02d}.jpg", _large(data.coffee() if i % 2 else data.astronaut(), 4000, 3000, i))
+    for i in range(10):
+        _jpeg(root / "in" / f"IMG_{i:02d}.jpg", _large(data.coffee() if i % 2 else data.astronaut(), 3400, 2400, i))
     code, _, output = _apply(str(root / "in"), str(root / "local"))
     assert code == 0, output
     return root / "in", root / "local"
@@ -404,12 +418,12 @@ def test_two_nodes_share_the_work(two_nodes, shoot, tmp_path):
     run = _run_on(two_nodes, src, tmp_path / "out", log)
     stdout, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
-    assert [json.loads(line)["status"] for line in stdout.splitlines()] == ["ok"] * 12
+    assert [json.loads(line)["status"] for line in stdout.splitlines()] == ["ok"] * 10
     nodes = {}
     for line in log.read_text().splitlines():
         node, _, output = line.split(" ", 2)
         nodes[Path(output).name] = node
-    assert len(nodes) == 12
+    assert len(nodes) == 10
     assert len(set(nodes.values())) == 2, f"all files on one node: {nodes}"
     assert _tree(tmp_path / "out") == _tree(local)
 
@@ -436,9 +450,9 @@ def test_a_worker_killed_mid_run_costs_only_time(two_nodes, shoot, tmp_path):
     results = [json.loads(line) for line in stdout.splitlines()]
     assert sorted(r["input"] for r in results) == sorted(str(p) for p in src.iterdir())
     assert {r["status"] for r in results} == {"ok"}
-    assert "12 retouched, 0 skipped (already done), 0 failed" in stderr
+    assert "10 retouched, 0 skipped (already done), 0 failed" in stderr
     written = [line.split()[2] for line in log.read_text().splitlines()]
-    assert sorted(written) == sorted(set(written)) and len(written) == 12  # each once
+    assert sorted(written) == sorted(set(written)) and len(written) == 10  # each once
     pids = {int(line.split()[1]) for line in log.read_text().splitlines()}
     assert len(pids) == 3, "the killed worker was not restarted"
     assert _tree(out) == _tree(local)  # no partial file, no temporary file left
