@@ -178,3 +178,9 @@ def test_raw_folder_gives_the_same_bytes_whatever_jobs_and_order(tmp_path: Path)
     exact = apply("exact", "-f", "tiff", "--exact")
     lut = cv2.imread(str(tmp_path / "a-tiff" / "p0.tif"), cv2.IMREAD_UNCHANGED)
     assert lut.dtype == np.uint16 and not np.array_equal(lut, cv2.imread(str(exact / "p0.tif"), cv2.IMREAD_UNCHANGED))
+
+
+def test_strength_zero_leaves_a_16_bit_image_untouched() -> None:
+    image = decode_bytes(tiny_dng(photo_scene("rocket.jpg", 512, 384)), "a.dng").pixels
+    image[:4] = 65535
+    np.testing.assert_array_equal(Retoucher("expertC", strength=0.0)(image), image)

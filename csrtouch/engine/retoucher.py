@@ -315,7 +315,9 @@ class Retoucher:
         """A 16-bit image through the 129^3 LUT baked at the corners of its colours' cells
         (``engine.lut16``), or None where those corners outnumber its pixels (small images),
         where the network at every pixel costs less."""
-        if image.ndim != 3 or image.shape[2] != 3:
+        if image.ndim != 3 or image.shape[2] != 3 or self.strength == 0:
+            # At strength 0 the function is the identity, which the network path gives to the
+            # bit; the LUT's last cell, whose far corner is clipped to white, would not.
             return None
         lut = Lut16()
         lut.see(image)
