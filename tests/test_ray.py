@@ -237,8 +237,12 @@ def test_s3_round_trip(local_ray, photos, tmp_path):
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
         pytest.skip('needs moto\'s server: pip install "moto[server]"')
     import boto3
+    import moto
     import pyarrow.fs
     from moto.server import ThreadedMotoServer
+
+    if moto.__version__ == "5.2.1":  # its CompleteMultipartUpload reply, which pyarrow's uploads end with, is malformed
+        pytest.skip("moto 5.2.1 breaks pyarrow's S3 uploads (getmoto/moto#10055); use another moto version")
 
     from csrtouch.batch import retouch_bytes
     from csrtouch.distributed import retouch_dataset, write_files
