@@ -64,6 +64,8 @@ if TYPE_CHECKING:
 TRIES = 3
 #: Files queued at each worker beyond the one it is retouching, so it never waits for the driver.
 QUEUED = 1
+#: Seconds :meth:`Cluster.close` waits for killed workers to release their temporary files.
+CLOSE_WAIT = 5.0
 #: Environment variable naming a file to which each worker appends ``node pid output`` per
 #: file written (a diagnostic: which node did which file).
 LOG_ENV = "CSRTOUCH_RAY_LOG"
@@ -243,12 +245,27 @@ class Cluster:
             self.nodes[job.output] = answer["node"]
         return answer["warnings"]
 
-    def close(self) -> None:
-        """Stop the workers (their node keeps running)."""
+    def close(self, folders: Iterable[Path] = ()) -> None:
+        """Stop the workers (their node keeps running), and then, in ``folders``, remove the
+        temporary files that workers stopped mid-write left (an interrupted run): waits up to
+        :data:`CLOSE_WAIT` seconds for the workers' processes to end and release them."""
+        import time
+
+        from csrtouch.io.atomic import PART_NAME, remove_stale
+
         ray = _ray()
         for a in self._actors:
             ray.kill(a)
         self._actors = []
+        folders = sorted(set(map(Path, folders)))
+        deadline = time.monotonic() + CLOSE_WAIT
+        while folders:
+            for folder in folders:
+                remove_stale(folder)
+            left = [f for f in folders if f.is_dir() and any(PART_NAME.match(e.name) for e in os.scandir(f))]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
 
 
 def set_shared_condition(retoucher: Retoucher, conditions: Sequence[Sequence[np.ndarray]]) -> None:

@@ -460,3 +460,25 @@ def test_a_worker_killed_mid_run_costs_only_time(two_nodes, shoot, tmp_path):
     pids = {int(line.split()[1]) for line in log.read_text().splitlines()}
     assert len(pids) == 3, "the killed worker was not restarted"
     assert _tree(out) == _tree(local)  # no partial file, no temporary file left
+
+
+@needs_ray
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_temporary_file_on_the_workers(two_nodes, shoot, tmp_path):
+    """Ctrl-C mid-run: the driver stops the workers and removes what they were writing, so the
+    output folder holds only whole outputs, as after a local run."""
+    src, local = shoot
+    log = tmp_path / "workers.log"
+    out = tmp_path / "out"
+    run = _run_on(two_nodes, src, out, log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out.is_dir() and any(p.name.endswith(".part") for p in out.iterdir())):
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    left = sorted(p.name for p in out.iterdir())
+    assert not [n for n in left if n.endswith(".part")], left
+    for name in left:
+        assert (out / name).read_bytes() == (local / name).read_bytes(), name

@@ -326,17 +326,19 @@ def apply(
                 emit(result)
                 advance(result)
 
-            results += run_batch(
-                jobs,
-                cluster.process if cluster else (
-                    lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth, fit=fit)),
-                overwrite=overwrite,
-                on_result=on_result,
-                reraise=traceback,
-                workers=min(workers, len(jobs)) or 1,
-            )
-        if cluster is not None:
-            cluster.close()
+            try:
+                results += run_batch(
+                    jobs,
+                    cluster.process if cluster else (
+                        lambda job: retouch_file(job, retoucher, format=format, quality=quality, bit_depth=bit_depth, fit=fit)),
+                    overwrite=overwrite,
+                    on_result=on_result,
+                    reraise=traceback,
+                    workers=min(workers, len(jobs)) or 1,
+                )
+            finally:
+                if cluster is not None:  # interrupted too: the workers' temporary files go with them
+                    cluster.close({job.output.parent for job in jobs})
         counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED)}
         if not quiet:
             err.print(
