@@ -210,7 +210,7 @@ def apply(
     ] = DEFAULT_STYLE,
     strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one). The CPU was faster, even beside an H200.")] = "cpu",
-    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images (default: where they hold up to 65^3 colours; past that, a baked 65^3 LUT).")] = False,
+    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images (default: where they hold up to 65^3 colours; past that, a baked 65^3 LUT) and at every pixel of 16-bit ones (default: a 129^3 LUT, at most one 8-bit level off).")] = False,
     # The formats of csrtouch.io.formats.BIT_DEPTHS (importing it would load the codecs);
     # a test checks that the help names each.
     format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="Output format: jpeg, png, tiff or webp (default: the input's; TIFF for RAW and HEIC).")] = None,
