@@ -454,7 +454,7 @@ def test_apply_help_names_the_arguments_and_every_format():
         assert option in options
 
 
-def test_version_names_the_shipped_network():
+def test_version_names_the_shipped_network(tmp_path):
     from csrtouch import __version__
     from csrtouch.styles.registry import shared_network_sha256
 
@@ -467,5 +467,6 @@ def test_version_names_the_shipped_network():
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'numpy' not in sys.modules and 'torch' not in sys.modules, 'numpy or torch imported'"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # From tmp_path: in the source tree, "-c" would import the checkout, not the installed package.
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert run.stdout.strip() == result.output.strip()

@@ -218,8 +218,8 @@ def test_cli_finetune_bad_folder_is_one_line(tmp_path):
     assert r.exit_code == 2 and "holds no photos" in r.output and "Traceback" not in r.output
 
 
-def test_the_api_finetune_is_the_function_however_the_package_was_imported():
+def test_the_api_finetune_is_the_function_however_the_package_was_imported(tmp_path):
     """``csrtouch.finetune`` is the function even after its package is imported by name (a
     subpackage called ``finetune`` would have replaced it with itself)."""
     code = "import csrtouch.finetuning, csrtouch; assert callable(csrtouch.finetune), csrtouch.finetune"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)  # the installed package
