@@ -29,7 +29,8 @@ def run_apply(inputs: list[Path], out: Path, *args: str, blas_threads: int | Non
     if blas_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(blas_threads)
     cmd = [sys.executable, "-m", "csrtouch", "apply", "-q", *args, *map(str, inputs), str(out)]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # Outside the checkout: there, '-m csrtouch' would import the source tree, not the installed package.
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=out.parent)
     assert result.returncode == 0, result.stderr
 
 

@@ -164,7 +164,7 @@ def test_raw_folder_gives_the_same_bytes_whatever_jobs_and_order(tmp_path: Path)
 
     def apply(out: str, *args: str, order: list[Path] = inputs) -> Path:
         cmd = [sys.executable, "-m", "csrtouch", "apply", "-q", *args, *map(str, order), str(tmp_path / out)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)  # the installed package, not the checkout
         assert result.returncode == 0, result.stderr
         return tmp_path / out
 
