@@ -157,7 +157,7 @@ def _score(task: tuple[int, int, str]) -> dict:
     home = Path(tempfile.mkdtemp(prefix="csrtouch-bench-"))
     os.environ["CSRTOUCH_HOME"] = str(home / "home")
     liked, before = home / "liked", home / "before"
-    for i in np.random.default_rng(1000 + k).permutation(len(pool))[:n]:
+    for i in np.random.default_rng(1000 + _JOB["first"] + k).permutation(len(pool))[:n]:  # the look's own liked photos
         name, img = pool[i]
         _write(liked, name, look(_float(img)))
         _write(before, name, _float(img))
@@ -182,12 +182,12 @@ def _score(task: tuple[int, int, str]) -> dict:
     return row
 
 
-def quality(looks: list, ns: list[int], modes: list[str], lockbox: bool, jobs: int, title: str) -> list[dict]:
+def quality(looks: list, ns: list[int], modes: list[str], lockbox: bool, jobs: int, title: str, first: int = 0) -> list[dict]:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     pool, test = _split(lockbox)
-    _JOB.update(looks=looks, pool=pool, test=test)
+    _JOB.update(looks=looks, pool=pool, test=test, first=first)
     tasks = [(k, n, mode) for k in range(len(looks)) for n in ns for mode in modes]
     with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as ex:
         rows = list(ex.map(_score, tasks))
@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--looks", type=int, default=40, help="generated looks scored")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the generated looks (never fit on)")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first SKIP generated looks (to resume a run)")
     parser.add_argument("--n", type=int, nargs="+", default=[3, 5, 10, 20])
     parser.add_argument("--modes", nargs="+", default=["unpaired", "paired"], choices=["unpaired", "paired"])
     parser.add_argument("--named", action="store_true", help="also the five named looks, as a second table")
@@ -297,9 +298,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.speed:
         out: dict = speed(args.repeats)
     else:
-        looks = random_looks(args.looks, args.seed)
+        looks = random_looks(args.looks, args.seed)[args.skip :]
         where = "LOCKBOX photos" if args.lockbox else "development photos"
-        rows = quality(looks, args.n, args.modes, args.lockbox, args.jobs, f"generated looks (seed {args.seed}), {where}")
+        rows = quality(looks, args.n, args.modes, args.lockbox, args.jobs, f"generated looks (seed {args.seed}), {where}", args.skip)
         out = {"seed": args.seed, "lockbox": args.lockbox, "looks": {l.name: l.describe() for l in looks}, "rows": rows}
         if args.named:
             named = [_Named(name, fn) for name, fn in LOOKS.items()]
