@@ -37,6 +37,21 @@ DEFAULT_STYLE = "expertC"  # the engine's default; repeated here so --help needs
 
 TracebackOpt = Annotated[bool, typer.Option("--traceback", help="Show Python tracebacks of errors.")]
 
+# Options apply and watch share (watch takes apply's options for what each photo becomes).
+StyleOpt = Annotated[str, typer.Option("--style", "-s", autocompletion=complete_style, help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")]
+StrengthOpt = Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")]
+# The formats of csrtouch.io.formats.BIT_DEPTHS (importing it would load the codecs); a test
+# checks that the help names each.
+FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="Output format: jpeg, png, tiff or webp (default: the input's; TIFF for RAW and HEIC).")]
+QualityOpt = Annotated[int, typer.Option(min=1, max=100, metavar="N", help="Quality of JPEG and WebP outputs, 1-100 (PNG and TIFF are lossless).")]
+BitDepthOpt = Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")]
+MaxSizeOpt = Annotated[Optional[str], typer.Option("--max-size", metavar="WxH", help="Shrink each output to fit in W x H pixels; Wx or xH bounds one side.")]
+DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one). The CPU was faster, even beside an H200.")]
+ExactOpt = Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images (default: where they hold up to 65^3 colours; past that, a baked 65^3 LUT) and at every pixel of 16-bit ones (default: a 129^3 LUT, at most one 8-bit level off).")]
+LongSideOpt = Annotated[Optional[str], typer.Option("--long-side", metavar="N", help="Shrink each output so that its longer side is at most N pixels (area averaging, after the look; never enlarged).")]
+SuffixOpt = Annotated[Optional[str], typer.Option("--suffix", metavar="TEXT", help="Add TEXT to each output's name: --suffix _web gives IMG_1_web.jpg.")]
+NameOpt = Annotated[Optional[str], typer.Option("--name", metavar="TEMPLATE", help="Output file names from {stem}, {style}, {ext} (the output's extension) and {parent} (the input's folder), e.g. '{stem}_{style}.{ext}'.")]
+
 
 def _stderr():
     from rich.console import Console
@@ -204,23 +219,18 @@ def apply(
             help="Image files or folders, then the output folder; '- -' for stdin to stdout.",
         ),
     ],
-    style: Annotated[
-        str, typer.Option("--style", "-s", autocompletion=complete_style,
-                          help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
-    ] = DEFAULT_STYLE,
-    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
-    device: Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one). The CPU was faster, even beside an H200.")] = "cpu",
-    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images (default: where they hold up to 65^3 colours; past that, a baked 65^3 LUT) and at every pixel of 16-bit ones (default: a 129^3 LUT, at most one 8-bit level off).")] = False,
-    # The formats of csrtouch.io.formats.BIT_DEPTHS (importing it would load the codecs);
-    # a test checks that the help names each.
-    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="Output format: jpeg, png, tiff or webp (default: the input's; TIFF for RAW and HEIC).")] = None,
-    quality: Annotated[int, typer.Option(min=1, max=100, metavar="N", help="Quality of JPEG and WebP outputs, 1-100 (PNG and TIFF are lossless).")] = 95,
-    bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
+    style: StyleOpt = DEFAULT_STYLE,
+    strength: StrengthOpt = 1.0,
+    device: DeviceOpt = "cpu",
+    exact: ExactOpt = False,
+    format: FormatOpt = None,
+    quality: QualityOpt = 95,
+    bit_depth: BitDepthOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that already exist.")] = False,
-    long_side: Annotated[Optional[str], typer.Option("--long-side", metavar="N", help="Shrink each output so that its longer side is at most N pixels (area averaging, after the look; never enlarged).")] = None,
-    max_size: Annotated[Optional[str], typer.Option("--max-size", metavar="WxH", help="Shrink each output to fit in W x H pixels; Wx or xH bounds one side.")] = None,
-    suffix: Annotated[Optional[str], typer.Option("--suffix", metavar="TEXT", help="Add TEXT to each output's name: --suffix _web gives IMG_1_web.jpg.")] = None,
-    template: Annotated[Optional[str], typer.Option("--name", metavar="TEMPLATE", help="Output file names from {stem}, {style}, {ext} (the output's extension) and {parent} (the input's folder), e.g. '{stem}_{style}.{ext}'.")] = None,
+    long_side: LongSideOpt = None,
+    max_size: MaxSizeOpt = None,
+    suffix: SuffixOpt = None,
+    template: NameOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each input, its output and whether it would be retouched, skipped or refused; write nothing.")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", metavar="PAGE.html", help="Also write a review page: before/after thumbnails of every photo, the failures, the style (one HTML file, images embedded).")] = None,
     consistent: Annotated[
@@ -593,7 +603,7 @@ def preview(
     inputs: Annotated[list[Path], typer.Argument(help="Photos (or folders) to show.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The contact sheet PNG to write.")] = None,
     styles: Annotated[Optional[list[str]], typer.Option("--style", "-s", autocompletion=complete_style, help="A style or mix; repeat for more columns.")] = None,
-    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
+    strength: StrengthOpt = 1.0,
     height: Annotated[int, typer.Option(min=32, max=2048, help="Row height in pixels.")] = 256,
     html: Annotated[Optional[Path], typer.Option("--html", metavar="PAGE.html", help="Also (or instead of -o) write the sheet as a review page: one HTML file, images embedded.")] = None,
     traceback: TracebackOpt = False,
@@ -643,7 +653,7 @@ def export_lut(
     style: Annotated[str, typer.Option("--style", "-s", help="Style name, style file, or mix.")] = DEFAULT_STYLE,
     image: Annotated[Optional[Path], typer.Option(help="Reference photo the look adapts to (default: the style's average look).")] = None,
     size: Annotated[int, typer.Option(help="Grid points per axis: 17, 33 or 65.")] = 33,
-    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
+    strength: StrengthOpt = 1.0,
     hald: Annotated[Optional[Path], typer.Option(help="Also write a 16-bit Hald CLUT PNG (level 8, 64^3).")] = None,
     traceback: TracebackOpt = False,
 ) -> None:

@@ -11,6 +11,17 @@ import typer
 
 from csrtouch.cli.app import (
     DEFAULT_STYLE,
+    BitDepthOpt,
+    DeviceOpt,
+    ExactOpt,
+    LongSideOpt,
+    NameOpt,
+    SuffixOpt,
+    FormatOpt,
+    MaxSizeOpt,
+    QualityOpt,
+    StrengthOpt,
+    StyleOpt,
     TracebackOpt,
     _check_out_folder,
     _Command,
@@ -20,7 +31,6 @@ from csrtouch.cli.app import (
     _stderr,
     app,
 )
-from csrtouch.cli.completion import complete_style
 
 
 @app.command(cls=_Command)
@@ -29,21 +39,18 @@ def watch(
         list[Path],
         typer.Argument(metavar="INPUT OUTPUT", help="The folder to watch (recursively), then the output folder."),
     ],
-    style: Annotated[
-        str, typer.Option("--style", "-s", autocompletion=complete_style,
-                          help="Style name (see list-styles), a style file, or a mix such as a:0.7,b:0.3.")
-    ] = DEFAULT_STYLE,
-    strength: Annotated[float, typer.Option(help="0 = untouched, 1 = the style, up to 1.5.")] = 1.0,
-    device: Annotated[str, typer.Option(help="cpu, cuda, mps, or auto (a GPU if there is one).")] = "cpu",
-    exact: Annotated[bool, typer.Option("--exact", help="Evaluate the network at every colour of 8-bit images.")] = False,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="Output format: jpeg, png, tiff or webp (default: the input's; TIFF for RAW and HEIC).")] = None,
-    quality: Annotated[int, typer.Option(min=1, max=100, metavar="N", help="Quality of JPEG and WebP outputs, 1-100 (PNG and TIFF are lossless).")] = 95,
-    bit_depth: Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 (default: as the input).")] = None,
+    style: StyleOpt = DEFAULT_STYLE,
+    strength: StrengthOpt = 1.0,
+    device: DeviceOpt = "cpu",
+    exact: ExactOpt = False,
+    format: FormatOpt = None,
+    quality: QualityOpt = 95,
+    bit_depth: BitDepthOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo, on start, the photos whose output exists and is newer.")] = False,
-    long_side: Annotated[Optional[str], typer.Option("--long-side", metavar="N", help="Shrink each output so that its longer side is at most N pixels.")] = None,
-    max_size: Annotated[Optional[str], typer.Option("--max-size", metavar="WxH", help="Shrink each output to fit in W x H pixels; Wx or xH bounds one side.")] = None,
-    suffix: Annotated[Optional[str], typer.Option("--suffix", metavar="TEXT", help="Add TEXT to each output's name.")] = None,
-    template: Annotated[Optional[str], typer.Option("--name", metavar="TEMPLATE", help="Output file names from {stem}, {style}, {ext} and {parent}.")] = None,
+    long_side: LongSideOpt = None,
+    max_size: MaxSizeOpt = None,
+    suffix: SuffixOpt = None,
+    template: NameOpt = None,
     settle: Annotated[Optional[str], typer.Option("--settle", metavar="SECONDS", help="How long a photo must stay unchanged, and closed by its writer, to be taken as complete (default 1).")] = None,
     n_jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Photos retouched at once (default: the CPU count).")] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")] = False,
