@@ -197,9 +197,14 @@ def test_offset_adds_to_the_gfm_vectors():
 
 def test_cli_finetune_import_remove(tmp_path, photos):
     liked = write(tmp_path / "liked", photos[:4], warm)
-    r = runner.invoke(app, ["finetune", "--style", "mine", str(liked), "--steps", "10"])
+    r = runner.invoke(app, ["finetune", "--style", "mine", str(liked), "--steps", "10", "--sheet", str(tmp_path / "mine.png")])
     assert r.exit_code == 0, r.output
     assert "learned style mine from 4 photos" in r.output and "held-out" in r.output
+    assert "the look, on the reference photos:" in r.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "mine.png") as sheet:  # the four reference photos, before and after
+        assert sheet.format == "PNG" and sheet.height > 4 * 192
     r = runner.invoke(app, ["finetune", "--style", "mine", str(liked), "--steps", "10"])
     assert r.exit_code == 2 and "already exists" in r.output and "Traceback" not in r.output
     shared = tmp_path / "sent.safetensors"
@@ -216,6 +221,30 @@ def test_cli_finetune_bad_folder_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     r = runner.invoke(app, ["finetune", "--style", "mine", str(tmp_path / "empty")])
     assert r.exit_code == 2 and "holds no photos" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["finetune", "--style", "mine", str(tmp_path / "empty"), "--sheet", str(tmp_path / "s.jpg")])
+    assert r.exit_code == 2 and "--sheet" in r.output and "Traceback" not in r.output
+
+
+def test_the_summary_names_what_a_look_does():
+    """describe_look on the shipped reference photos: each step of a look named, with its sign;
+    a neutral look named by nothing; less colour alone is not taken for a cast."""
+    from csrtouch.finetuning.looks import Look
+    from csrtouch.finetuning.summary import describe_look, read_references
+
+    photos = read_references()
+    assert len(photos) == 4
+
+    def words(look: Look) -> str:
+        return ", ".join(describe_look(lambda img: (np.clip(look(img / 255.0), 0, 1) * 255 + 0.5).astype(np.uint8), photos))
+
+    assert words(Look()) == ""
+    assert "warmer" in words(Look(temperature=0.15)) and "cooler" in words(Look(temperature=-0.2))
+    assert "brighter" in words(Look(exposure=0.5)) and "darker" in words(Look(exposure=-0.5))
+    assert "more contrast" in words(Look(contrast=0.4)) and "less contrast" in words(Look(contrast=-0.3))
+    assert words(Look(mono=(0.3, 0.6, 0.1))) == "black and white"
+    faded = words(Look(saturation=0.6, black=0.08))
+    assert "less saturated" in faded and "lifted blacks" in faded
+    assert "warmer" not in faded and "cooler" not in faded
 
 
 def test_the_api_finetune_is_the_function_however_the_package_was_imported(tmp_path):

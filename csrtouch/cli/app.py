@@ -578,12 +578,17 @@ def finetune(
     steps: Annotated[int, typer.Option(min=10, help="Optimiser steps of each fit.")] = 300,
     description: Annotated[Optional[str], typer.Option(help="Description shown by list-styles.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing personal style of that name.")] = False,
+    sheet: Annotated[Optional[Path], typer.Option("--sheet", metavar="SHEET.png", help="Also write a before/after sheet of the new look on the reference photos.")] = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Learn a personal style from photos you like (no before/after pairs needed)."""
     with _errors(traceback):
         from csrtouch.finetuning import finetune as run
 
+        if sheet is not None and sheet.suffix.lower() != ".png":
+            from csrtouch.errors import UsageError
+
+            raise UsageError(f"--sheet {sheet}: a contact sheet is a PNG; name it .png")
         err = _stderr()
         with _steps(err, enabled=err.is_terminal) as report:
             result = run(
@@ -596,6 +601,33 @@ def finetune(
             f"{'from their befores' if before is not None else 'from made-up befores'} "
             f"(untouched {result.untouched_psnr:.2f} dB) -> {_esc(result.info.path)}"
         )
+        _summarise(err, result, sheet)
+
+
+def _summarise(err, result, sheet: Optional[Path]) -> None:
+    """What the learned look does to the reference photos, in words (and a sheet), and
+    whether the liked photos looked like one look at all."""
+    import io
+
+    from csrtouch.engine import Retoucher
+    from csrtouch.finetuning.summary import describe_look, read_references, reference_photos
+
+    retoucher = Retoucher(result.info.name)
+    words = describe_look(retoucher, read_references())
+    err.print("the look, on the reference photos: " + _esc(", ".join(words) if words else "close to the photos as they were"))
+    if result.psnr < result.untouched_psnr + 0.5:
+        err.print(
+            "[yellow]note[/]: on the held-out photos it does little better than leaving them alone: the liked "
+            "photos may not share one look (a mix of looks, or photos with none), or it is a look this cannot learn"
+        )
+    if sheet is not None:
+        from csrtouch.io import write_atomic
+        from csrtouch.preview import contact_sheet
+
+        buffer = io.BytesIO()
+        contact_sheet(reference_photos(), [retoucher], height=192).save(buffer, format="PNG", optimize=True)
+        write_atomic(sheet, buffer.getvalue())
+        err.print(_esc(f"wrote {sheet}: the reference photos before and in the look"))
 
 
 @app.command()
