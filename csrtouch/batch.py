@@ -436,7 +436,7 @@ def run_batch(
     Raises:
         EncodeError: the disk is full or read-only: every later file would fail too.
     """
-    from csrtouch.io.atomic import abort_writes, remove_stale, reset_abort
+    from csrtouch.io.atomic import abort_writes, aborting, remove_stale, reset_abort
 
     reset_abort()  # a library caller may run again after an interrupted batch
     for folder in sorted({job.output.parent for job in jobs}):
@@ -460,7 +460,7 @@ def run_batch(
                 raise
             status, error = FAILED, str(e)
         except Exception as e:
-            if reraise or _aborting():
+            if reraise or aborting():
                 raise
             status, error = FAILED, f"{job.input}: unexpected {type(e).__name__}: {e} (please report; --traceback shows where)"
         return Result(job.input, job.output, status, error, time.perf_counter() - start, warnings)
@@ -490,12 +490,6 @@ def run_batch(
     finally:
         pool.shutdown()
     return results
-
-
-def _aborting() -> bool:
-    from csrtouch.io import atomic
-
-    return atomic._aborted.is_set()
 
 
 class _DaemonPool:

@@ -146,6 +146,11 @@ def abort_writes() -> list[Path]:
     return left
 
 
+def aborting() -> bool:
+    """Whether :func:`abort_writes` was called (and :func:`reset_abort` not since)."""
+    return _aborted.is_set()
+
+
 def reset_abort() -> None:
     """Allow writes again after :func:`abort_writes` (for a process that goes on, e.g. tests)."""
     _aborted.clear()
